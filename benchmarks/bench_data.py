@@ -1,0 +1,186 @@
+#!/usr/bin/env python
+"""Data-loading throughput: videoabnn (decord / PyAV, frame cache on / off, 0 / 2 workers) against
+pytorchvideo's ``Ucf101`` (``LabeledVideoDataset`` + its PyAV decoder) on the same files.
+
+Training-style clips: 16 frames, short side resized to 128, random 112x112 crop, float in [0, 1],
+from generated UCF101-layout videos at 320x240, 25 fps. Also times building the index of a
+1,000-video UCF101 layout (split files + stat of each video, no decoding).
+
+    python benchmarks/bench_data.py                       # default: about 2-3 minutes on 2 cores
+    python benchmarks/bench_data.py --clips 256 --videos 24 --video-frames 150
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, RandomSampler
+
+from videoabnn.data import UCF101, decord_available, generate_synthetic
+from videoabnn.data.synthetic import encode_video
+
+FRAMES, SHORT_SIDE, CROP, FPS = 16, 128, 112, 25
+
+
+def make_videos(root: Path, videos: int, frames: int) -> Path:
+    """A UCF101-layout set of 320x240, 25 fps videos (generated once, reused on later runs)."""
+    groups = max(4, -(-videos // 4))
+    generate_synthetic(root, preset="quick", num_classes=4, groups=groups, clips_per_group=1, frames=frames,
+                       width=320, height=240, fps=FPS, seed=0)
+    return root
+
+
+def _loader(dataset, workers: int, clips: int, batch: int):
+    sampler = RandomSampler(dataset, replacement=True, num_samples=clips + batch) if hasattr(
+        dataset, "__getitem__") else None
+    return DataLoader(dataset, batch_size=batch, num_workers=workers, sampler=sampler,
+                      persistent_workers=False)
+
+
+def time_loader(loader, clips: int, batch: int) -> float:
+    """Clips per second after one warm-up batch (worker start-up and first file opens excluded)."""
+    it = iter(loader)
+    next(it)
+    done, start = 0, time.perf_counter()
+    while done < clips:
+        b = next(it)
+        clip = b["clip"] if isinstance(b, dict) and "clip" in b else b["video"]
+        assert clip.shape[1:] == (3, FRAMES, CROP, CROP), clip.shape
+        done += clip.shape[0]
+    return done / (time.perf_counter() - start)
+
+
+def ours(root: Path, backend: str, cache_dir: Path | None) -> UCF101:
+    ds = UCF101(root, split=1, train=True, frames=FRAMES, short_side=SHORT_SIDE, crop=CROP, backend=backend,
+                cache_dir=cache_dir)
+    if cache_dir is not None:  # fill the cache first: the figure is for epoch 2 onwards
+        for i in range(len(ds)):
+            ds[i]
+    return ds
+
+
+class _PTVTransform:
+    """The same work on pytorchvideo's clip: 16 frames, short side 128, random 112 crop + flip, [0, 1]."""
+
+    def __call__(self, sample: dict) -> dict:
+        video = sample["video"]  # (C, T, H, W) float 0-255
+        t = video.shape[1]
+        video = video[:, torch.linspace(0, t - 1, FRAMES).round().long()]
+        c, t, h, w = video.shape
+        size = (SHORT_SIDE, round(w * SHORT_SIDE / h)) if h <= w else (round(h * SHORT_SIDE / w), SHORT_SIDE)
+        video = F.interpolate(video.permute(1, 0, 2, 3), size=size, mode="bilinear", align_corners=False,
+                              antialias=True).permute(1, 0, 2, 3)
+        y = int(torch.randint(0, size[0] - CROP + 1, ()))
+        x = int(torch.randint(0, size[1] - CROP + 1, ()))
+        video = video[:, :, y : y + CROP, x : x + CROP]
+        if torch.rand(()) < 0.5:
+            video = video.flip(-1)
+        return {"video": (video / 255.0).clamp_(0, 1), "label": sample["label"]}
+
+
+def pytorchvideo_dataset(root: Path, list_file: Path):
+    from pytorchvideo.data import Ucf101, make_clip_sampler
+
+    return Ucf101(
+        data_path=str(list_file), clip_sampler=make_clip_sampler("random", FRAMES / FPS),
+        video_sampler=lambda src: RandomSampler(src, replacement=True, num_samples=10**7),
+        transform=_PTVTransform(), video_path_prefix=str(root / "UCF-101"), decode_audio=False, decoder="pyav",
+    )
+
+
+def ptv_list(root: Path, out: Path) -> Path:
+    """pytorchvideo's csv format ("path label") for the same training videos."""
+    ds = UCF101(root, split=1, train=True)
+    out.write_text("".join(f"{p.relative_to(root / 'UCF-101')} {y}\n" for p, y in ds.videos))
+    return out
+
+
+def index_timing(tmp: Path, n: int = 1000) -> dict:
+    """Seconds to build a UCF101 train index of ``n`` videos (ours and pytorchvideo's), files on disk."""
+    root = tmp / "index_ucf"
+    if root.exists():
+        shutil.rmtree(root)
+    src = encode_video(tmp / "tiny.avi", np.zeros((2, 16, 16, 3), np.uint8))
+    classes = [f"Class{k:02d}" for k in range(10)]
+    lines = []
+    for k, name in enumerate(classes):
+        (root / "UCF-101" / name).mkdir(parents=True)
+        for i in range(n // len(classes)):
+            rel = f"{name}/v_{name}_g{8 + i // 4:02d}_c{i % 4 + 1:02d}.avi"
+            (root / "UCF-101" / rel).hardlink_to(src)
+            lines.append(f"{rel} {k + 1}\n")
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "classInd.txt").write_text("".join(f"{k + 1} {c}\n" for k, c in enumerate(classes)))
+    (lists / "trainlist01.txt").write_text("".join(lines))
+    (lists / "testlist01.txt").write_text("".join(lines[:1]))
+    timings = {}
+    start = time.perf_counter()
+    ds = UCF101(root, split=1, train=True)
+    timings["videoabnn UCF101"] = time.perf_counter() - start
+    assert len(ds) == n
+    csv = ptv_list(root, tmp / "index_list.txt")
+    from pytorchvideo.data import Ucf101, make_clip_sampler
+
+    start = time.perf_counter()
+    Ucf101(data_path=str(csv), clip_sampler=make_clip_sampler("random", 1.0),
+           video_path_prefix=str(root / "UCF-101"), decode_audio=False)
+    timings["pytorchvideo Ucf101"] = time.perf_counter() - start
+    return {k: v * 1000 / n for k, v in timings.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--videos", type=int, default=16, help="generated 320x240 videos")
+    p.add_argument("--video-frames", type=int, default=100, help="frames per generated video (25 fps)")
+    p.add_argument("--clips", type=int, default=96, help="clips timed per configuration")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    p.add_argument("--work-dir", default=None, help="where videos and cache go (default: a temp folder)")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    tmp = Path(a.work_dir or tempfile.mkdtemp(prefix="bench_data_"))
+    start = time.perf_counter()
+    root = make_videos(tmp / "ucf", a.videos, a.video_frames)
+    print(f"videos: {root} ({a.videos}+ videos, {a.video_frames} frames, 320x240 @ {FPS} fps), "
+          f"ready in {time.perf_counter() - start:.1f} s")
+    print(f"clips: {FRAMES} frames, short side {SHORT_SIDE}, random {CROP}x{CROP} crop + flip, float [0, 1]; "
+          f"batch {a.batch}; {a.clips} clips timed per row; torch threads 1 per process\n")
+    backends = (["decord"] if decord_available() else []) + ["pyav"]
+    configs = [(f"videoabnn {b}", lambda b=b: ours(root, b, None)) for b in backends]
+    configs.append(("videoabnn auto + frame cache", lambda: ours(root, "auto", tmp / "cache")))
+    configs.append(("pytorchvideo Ucf101 (PyAV)", lambda: pytorchvideo_dataset(root, ptv_list(root, tmp / "l.txt"))))
+    results: dict[tuple[str, int], float] = {}
+    print(f"{'configuration':34s}" + "".join(f"{f'{w} workers':>14s}" for w in a.workers))
+    for name, make in configs:
+        ds = make()
+        row = []
+        for w in a.workers:
+            results[(name, w)] = time_loader(_loader(ds, w, a.clips, a.batch), a.clips, a.batch)
+            row.append(f"{results[(name, w)]:10.1f} c/s")
+        print(f"{name:34s}" + "".join(f"{r:>14s}" for r in row), flush=True)
+    ref = "pytorchvideo Ucf101 (PyAV)"
+    default = f"videoabnn {backends[0]}"
+    print("\nratios to pytorchvideo (same workers):")
+    for name, _ in configs[:-1]:
+        print(f"  {name:32s}" + "".join(f"{results[(name, w)] / results[(ref, w)]:>10.2f}x" for w in a.workers))
+    print(f"default path (backend auto = {backends[0]}, no cache): "
+          + ", ".join(f"{results[(default, w)] / results[(ref, w)]:.2f}x at {w} workers" for w in a.workers))
+    idx = index_timing(tmp)
+    print("\nindex building (split files + one stat per video, no decoding), per 1,000 videos:")
+    for k, v in idx.items():
+        print(f"  {k:32s} {v * 1000:8.1f} ms")
+    print(f"\ntotal {time.perf_counter() - start:.0f} s; files in {tmp}")
+    if a.work_dir is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Tables and the computed reading from hand-made results files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from videoabnn.report import claims, load_results, reading, results_table, sweep_table
+from videoabnn.report.document import table_html
+from videoabnn.report.tables import audit_table, extra_threat_table, time_ratio
+
+_spec = importlib.util.spec_from_file_location("report_fixtures", Path(__file__).with_name("report_fixtures.py"))
+fx = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fx)
+
+
+@pytest.fixture()
+def results(tmp_path):
+    fx.make_study_dir(tmp_path)
+    return load_results(sorted((tmp_path / "results").glob("*.json")))
+
+
+def test_table_holds_the_numbers_in_the_files(results):
+    table = results_table(results)
+    lines = table.splitlines()
+    assert lines[0].startswith("| model | clean | ")
+    row = next(ln for ln in lines if ln.startswith("| pgd_at "))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    by_col = dict(zip(header, cells))
+    assert by_col["clean"] == "81.0" and by_col["pgd_linf_4"] == "47.0" and by_col["roa"] == "30.0"
+    assert by_col["Acc_adv"] == "44.0" and by_col["worst case"] == "30.0"
+    assert by_col["train s"] == "75.0" and by_col["time / abnn"] == "6.00x"
+    # gray-box/transfer rows are not mixed into the white-box table
+    assert "gray" not in lines[0]
+
+
+def test_time_ratio_and_threat_tables(results):
+    by = {r["run"]["method"]: r for r in results}
+    assert time_ratio(by["at"], by["abnn"]) == pytest.approx(2.0)
+    gray = extra_threat_table(results, "gray")
+    assert "61.0" in gray and "4.0" in gray  # gray-box acc beside the white-box one
+    assert extra_threat_table(results, "nonexistent") is None
+    audit = audit_table(results)
+    assert "FAILED" in audit.splitlines()[[i for i, ln in enumerate(audit.splitlines()) if "pgd_at" in ln][0]]
+
+
+def test_reading_is_computed_from_the_numbers(results):
+    text = " ".join(reading(results, tolerance=0.02))
+    assert "Where ABNN does not hold up" in text  # 4% white-box worst case vs 5% undefended
+    assert "95.0%" in text and "81.0%" in text
+    assert "pgd_at took 6.00x" in text
+    assert "FAILED for pgd_at" in text
+    verdicts = {c["claim"]: c["holds"] for c in claims(results)}
+    assert verdicts["higher clean accuracy than adversarial training (pgd_at)"] is True
+    assert any("gray-box" in k and v is True for k, v in verdicts.items())
+    assert any("white-box worst case" in k and v is False for k, v in verdicts.items())
+    # flip the numbers: the reading follows them
+    for r in results:
+        if r["run"]["method"] == "abnn":
+            r["summary"]["worst_case"]["white"] = 0.5
+    text = " ".join(reading(results, tolerance=0.02))
+    assert "Where ABNN does not hold up" not in text and "ABNN keeps 50.0%" in text
+
+
+def test_sweep_table_and_html(tmp_path):
+    fx.make_study_dir(tmp_path)
+    sweep = json.loads((tmp_path / "results" / "sweeps" / "eps.json").read_text())
+    table = sweep_table(sweep)
+    assert "eps (/255)=4" in table.splitlines()[0]
+    assert "| abnn | 90.0 | 70.0 | 50.0 | 10.0 |" in table
+    html = table_html(table)
+    assert html.count("<tr>") == 1 + 4 and "<td>90.0</td>" in html
+
+
+def test_bad_results_file_names_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"run": {}, "clean": {}}))
+    with pytest.raises(ValueError, match="bad.json.*attacks"):
+        load_results([bad])

@@ -1,0 +1,157 @@
+"""The ABNN composite: frozen substitute -> clip statistics -> target with adaptive BN layers.
+
+The substitute is frozen (no gradients to its weights, always in eval mode, BN buffers never
+updated) but differentiable w.r.t. its input: the default white-box forward lets attacks
+differentiate through substitute AND target. ``gray_box()`` gives the view where the statistics
+are constants to the attacker.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from videoabnn.abnn.adaptive_bn import MODES, AdaptiveBatchNorm3d
+from videoabnn.abnn.statistics import clip_statistics
+
+log = logging.getLogger(__name__)
+
+Stats = list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
+
+
+def _check_staged(model: nn.Module, role: str) -> None:
+    for attr in ("forward_stages", "stage_channels", "normalize", "backbone"):
+        if not hasattr(model, attr):
+            raise TypeError(f"ABNN {role} must be a registry VideoClassifier (missing '{attr}'), got "
+                            f"{type(model).__name__}")
+
+
+class ABNN(nn.Module):
+    """Defended model ``x -> substitute stage stats -> target stages + AdaptiveBatchNorm3d -> logits``."""
+
+    def __init__(self, substitute: nn.Module, target: nn.Module, mode: str = "modulate", stats_eps: float = 1e-5,
+                 grid: Sequence[int] = (1, 2, 2), min_sigma: float = 0.1) -> None:
+        super().__init__()
+        _check_staged(substitute, "substitute")
+        _check_staged(target, "target")
+        s_ch, t_ch = substitute.stage_channels, target.stage_channels
+        if len(s_ch) != len(t_ch):
+            raise ValueError(f"ABNN: substitute has {len(s_ch)} stage outputs, target has {len(t_ch)}; they must match")
+        if mode not in MODES:
+            raise ValueError(f"ABNN: mode must be one of {MODES}, got {mode!r}")
+        self.mode, self.stats_eps = mode, float(stats_eps)
+        self.substitute = substitute
+        self.target = target
+        self.adaptive = nn.ModuleList(AdaptiveBatchNorm3d(c_t, c_s, mode, grid=tuple(grid), min_sigma=min_sigma)
+                                      for c_s, c_t in zip(s_ch, t_ch))
+        self._freeze_substitute()
+
+    def _freeze_substitute(self) -> None:
+        for p in self.substitute.parameters():
+            p.requires_grad_(False)
+        self.substitute.eval()
+
+    def train(self, mode: bool = True) -> ABNN:
+        """Set train/eval mode of target and adaptive layers; the substitute always stays in eval mode."""
+        super().train(mode)
+        self.substitute.eval()
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> ABNN:
+        """Like ``nn.Module.requires_grad_`` but the substitute's weights stay frozen."""
+        super().requires_grad_(requires_grad)
+        self._freeze_substitute()
+        return self
+
+    @property
+    def stage_channels(self) -> list[int]:
+        """Target stage channels (stem first)."""
+        return self.target.stage_channels
+
+    def classifier_path(self) -> str:
+        """Dotted path of the final linear layer (the target's)."""
+        return f"target.backbone.{self.target.backbone.classifier}"
+
+    def substitute_statistics(self, x: torch.Tensor) -> Stats:
+        """Clip-level (mu, sigma) of each substitute stage output, plus the features in prototype mode."""
+        if self.substitute.training:
+            self.substitute.eval()
+        features = self.substitute.forward_stages(x)
+        keep = self.mode == "prototype"
+        return [(*clip_statistics(f, self.stats_eps), f if keep else None) for f in features]
+
+    def forward_with_statistics(self, x: torch.Tensor, stats: Stats, return_stages: bool = False) -> Any:
+        """Run the target on ``x`` with adaptive layers fed by ``stats`` (one entry per stage)."""
+        if len(stats) != len(self.adaptive):
+            raise ValueError(f"ABNN: expected {len(self.adaptive)} stage statistics, got {len(stats)}")
+        backbone = self.target.backbone
+        h = self.target.normalize(x)
+        stages = []
+        for index, (layer, (mu, sigma, feats)) in enumerate(zip(self.adaptive, stats)):
+            h = layer(backbone.run_stage(index, h), mu, sigma, feats)
+            stages.append(h)
+        logits = backbone.head(h)
+        return (logits, stages) if return_stages else logits
+
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Adapted target stage outputs (white-box)."""
+        return self.forward_with_statistics(x, self.substitute_statistics(x), return_stages=True)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_statistics(x, self.substitute_statistics(x))
+
+    def gray_box(self) -> GrayBoxABNN:
+        """A view sharing all weights whose substitute statistics carry no gradient (attacker knows T only)."""
+        return GrayBoxABNN(self)
+
+    def adaptive_parameter_count(self) -> int:
+        """Number of parameters in the adaptive layers."""
+        return sum(p.numel() for p in self.adaptive.parameters())
+
+
+class GrayBoxABNN(nn.Module):
+    """ABNN seen by a gray-box attacker: statistics are computed without gradient (constants)."""
+
+    def __init__(self, abnn: ABNN) -> None:
+        super().__init__()
+        self.abnn = abnn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            stats = self.abnn.substitute_statistics(x)
+        return self.abnn.forward_with_statistics(x, stats)
+
+
+def _build_substitute(name: str, kwargs: dict, num_classes: int, checkpoint: str | None) -> tuple[nn.Module, dict]:
+    """Substitute from a registry name (+ optional weights file/tag); returns the model and its resolved spec."""
+    from videoabnn.models import create_model, get_entry
+    from videoabnn.models.checkpoint import FORMAT
+    from videoabnn.models.weights import load_state, read_checkpoint, resolve_weights, unwrap_checkpoint
+
+    spec = {"substitute": name, "substitute_kwargs": dict(kwargs), "substitute_num_classes": num_classes}
+    if checkpoint is None:
+        return create_model(name, num_classes, **kwargs), spec
+    path = resolve_weights(get_entry(name), checkpoint)
+    obj = read_checkpoint(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        if obj["arch"] != name:
+            warnings.warn(f"ABNN substitute: checkpoint {path} holds a '{obj['arch']}' model; using it instead of "
+                          f"substitute={name!r}", stacklevel=3)
+        spec = {"substitute": obj["arch"], "substitute_kwargs": dict(obj["kwargs"]),
+                "substitute_num_classes": int(obj["num_classes"])}
+        model = create_model(obj["arch"], int(obj["num_classes"]), **dict(obj["kwargs"]))
+        model.load_state_dict(obj["state_dict"], strict=True)
+        return model, spec
+    model = create_model(name, num_classes, **kwargs)
+    fmt, state, info = unwrap_checkpoint(obj, str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the substitute's classifier is never used: a reset head is harmless
+        report = load_state(model, state, str(path), fmt, info.get("arch"))
+    log.info("ABNN substitute %s: loaded %s weights from %s (head %s)", name, fmt, path,
+             "reset, unused" if report.head_reinitialised else "loaded, unused")
+    return model, spec

@@ -1,0 +1,46 @@
+"""Video attacks (digital, physical, universal, black-box) and the gradient-masking audit."""
+
+from videoabnn.attacks.apgd import APGD
+from videoabnn.attacks.audit import AuditCheck, AuditReport, audit_gradient_masking, worst_case_correct
+from videoabnn.attacks.base import Attack, attack_mode, clip_generators
+from videoabnn.attacks.blackbox import Square, Transfer
+from videoabnn.attacks.frames import FrameSpec, frame_mask, parse_frames
+from videoabnn.attacks.gradient import FGSM, MIFGSM, PGD
+from videoabnn.attacks.losses import LOSSES, attack_loss, dlr_loss, is_adversarial, margin_loss
+from videoabnn.attacks.multav import MultAV
+from videoabnn.attacks.physical import ROA, Framing, SaltPepper
+from videoabnn.attacks.registry import ATTACK_PRESETS, build_attack, list_attacks
+from videoabnn.attacks.universal import UniversalFraming, UniversalPatch
+
+__all__ = [
+    "APGD",
+    "ATTACK_PRESETS",
+    "FGSM",
+    "LOSSES",
+    "MIFGSM",
+    "PGD",
+    "ROA",
+    "Attack",
+    "AuditCheck",
+    "AuditReport",
+    "FrameSpec",
+    "Framing",
+    "MultAV",
+    "SaltPepper",
+    "Square",
+    "Transfer",
+    "UniversalFraming",
+    "UniversalPatch",
+    "attack_loss",
+    "attack_mode",
+    "audit_gradient_masking",
+    "build_attack",
+    "clip_generators",
+    "dlr_loss",
+    "frame_mask",
+    "is_adversarial",
+    "list_attacks",
+    "margin_loss",
+    "parse_frames",
+    "worst_case_correct",
+]

@@ -1,0 +1,282 @@
+"""Training objectives: one loss per method, all plugged into the same trainer.
+
+An objective is called as ``objective(model, x, y) -> ObjectiveOutput`` once per batch, after
+``start_epoch(model, epoch)`` has built that epoch's attack. Adversarial examples are crafted
+by an attack from ``videoabnn.attacks`` (eval mode, pixel space) on the plain module; the loss
+forward runs on the (possibly DDP-wrapped) model in train mode.
+
+Methods: ``standard`` (clean CE), ``abnn`` (clean CE on the ABNN composite; the substitute
+must be frozen), ``at`` (Goodfellow: a*L(x) + (1-a)*L(x_adv)), ``pgd_at`` (Madry: L(x_adv),
+with an eps warm-up), ``alp`` (Kannan: the AT mix + lambda * ||f(x) - f(x_adv)||^2),
+``trades`` (Zhang: L(x) + beta * KL(f(x) || f(x_adv)), KL-maximising PGD inside) and
+``feature_denoise`` (Xie: PGD-AT of a model with denoising blocks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+AttackFn = Callable[[Tensor, Tensor], Tensor]
+# (plain model, eps scale in (0, 1], seed) -> attack(x, y) -> x_adv
+AttackFactory = Callable[[nn.Module, float, int], AttackFn]
+
+METHODS = ("standard", "abnn", "at", "pgd_at", "alp", "trades", "feature_denoise")
+ADVERSARIAL_METHODS = frozenset({"at", "pgd_at", "alp", "trades", "feature_denoise"})
+# The field's standard training attack (attack-protocol.md): PGD-Linf eps 4/255, step 1/255, 5 iterations.
+DEFAULT_TRAIN_ATTACK = {"name": "pgd", "eps": 4 / 255, "alpha": 1 / 255, "steps": 5}
+EPS_KEYS = ("eps",)
+STEP_KEYS = ("alpha", "step_size", "step")
+
+
+@dataclass
+class ObjectiveOutput:
+    """The loss, the logits whose accuracy is logged as training accuracy, and extra numbers to log.
+
+    ``logits`` are clean logits, except for pgd_at/feature_denoise, which never see clean clips
+    (their logged training accuracy is adversarial accuracy).
+    """
+
+    loss: Tensor
+    logits: Tensor
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def attack_factory(attack_cfg: Mapping[str, Any]) -> AttackFactory:
+    """Factory building ``videoabnn.attacks.build_attack(name, model, **params)`` with eps (and step) scaled."""
+    params = dict(attack_cfg) if "name" in attack_cfg else {**DEFAULT_TRAIN_ATTACK, **dict(attack_cfg)}
+    name = params.pop("name")
+
+    def make(model: nn.Module, scale: float, seed: int) -> AttackFn:
+        from videoabnn.attacks import build_attack
+
+        scaled = dict(params)
+        for key in (*EPS_KEYS, *STEP_KEYS):
+            if key in scaled and isinstance(scaled[key], (int, float)):
+                scaled[key] = float(scaled[key]) * scale
+        return build_attack(name, model, seed=seed, **scaled)
+
+    return make
+
+
+class Objective:
+    """Clean cross-entropy; subclasses add adversarial terms."""
+
+    name = "standard"
+    adversarial = False
+    needs_attack = False
+
+    def __init__(self, *, attack_factory: AttackFactory | None = None, label_smoothing: float = 0.0,
+                 eps_warmup_epochs: int = 0, **args: Any) -> None:
+        if args:
+            raise ValueError(f"method {self.name!r}: unknown train.method_args {sorted(args)}")
+        if self.needs_attack and attack_factory is None:
+            raise ValueError(f"method {self.name!r} needs an attack (train.attack)")
+        self.attack_factory = attack_factory
+        self.label_smoothing = float(label_smoothing)
+        self.eps_warmup_epochs = int(eps_warmup_epochs)
+        self.attack: AttackFn | None = None
+        self.eps_scale = 1.0
+
+    def eps_scale_for(self, epoch: int) -> float:
+        """Linear eps warm-up: (epoch + 1) / warm-up epochs, reaching 1 after the warm-up."""
+        if self.eps_warmup_epochs <= 0:
+            return 1.0
+        return min(1.0, (epoch + 1) / self.eps_warmup_epochs)
+
+    def start_epoch(self, model: nn.Module, epoch: int, seed: int) -> None:
+        """Build this epoch's attack on the plain (unwrapped) model."""
+        self.eps_scale = self.eps_scale_for(epoch)
+        if self.attack_factory is not None:
+            self.attack = self.attack_factory(model, self.eps_scale, seed)
+
+    def ce(self, logits: Tensor, y: Tensor) -> Tensor:
+        return F.cross_entropy(logits.float(), y, label_smoothing=self.label_smoothing)
+
+    def craft(self, x: Tensor, y: Tensor) -> Tensor:
+        """Adversarial examples from this epoch's attack, in full precision."""
+        if self.attack is None:
+            raise RuntimeError(f"method {self.name!r}: start_epoch() must run before the first batch")
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self.attack(x, y).detach()
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
+        logits = model(x)
+        return ObjectiveOutput(self.ce(logits, y), logits.detach())
+
+
+class AbnnObjective(Objective):
+    """ABNN: clean cross-entropy on the composite; the substitute must be frozen (no trainable weights)."""
+
+    name = "abnn"
+
+    def start_epoch(self, model: nn.Module, epoch: int, seed: int) -> None:
+        substitute = getattr(model, "substitute", None)
+        if substitute is None:
+            raise ValueError("method 'abnn' needs an ABNN model (model.name: abnn) with a .substitute")
+        trainable = [n for n, p in substitute.named_parameters() if p.requires_grad]
+        if trainable:
+            raise ValueError(f"method 'abnn': substitute parameters must be frozen, trainable: {trainable[:3]}")
+        super().start_epoch(model, epoch, seed)
+
+
+class MixObjective(Objective):
+    """Goodfellow's adversarial training: ``mix * L(x) + (1 - mix) * L(x_adv)``."""
+
+    name = "at"
+    adversarial = True
+    needs_attack = True
+
+    def __init__(self, *, mix: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not 0.0 <= float(mix) <= 1.0:
+            raise ValueError(f"method {self.name!r}: method_args.mix must be in [0, 1], got {mix}")
+        self.mix = float(mix)
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
+        x_adv = self.craft(x, y)
+        logits = model(x)
+        logits_adv = model(x_adv)
+        loss_clean, loss_adv = self.ce(logits, y), self.ce(logits_adv, y)
+        loss = self.mix * loss_clean + (1 - self.mix) * loss_adv
+        stats = {"loss_clean": loss_clean.item(), "loss_adv": loss_adv.item(),
+                 "adv_acc": logits_adv.argmax(1).eq(y).float().mean().item()}
+        return ObjectiveOutput(loss, logits.detach(), stats)
+
+
+class PgdAtObjective(Objective):
+    """Madry's PGD adversarial training: the loss on adversarial examples only (eps warm-up by default)."""
+
+    name = "pgd_at"
+    adversarial = True
+    needs_attack = True
+
+    def __init__(self, *, eps_warmup_epochs: int = 5, **kwargs: Any) -> None:
+        super().__init__(eps_warmup_epochs=eps_warmup_epochs, **kwargs)
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
+        logits_adv = model(self.craft(x, y))
+        return ObjectiveOutput(self.ce(logits_adv, y), logits_adv.detach())
+
+
+class FeatureDenoiseObjective(PgdAtObjective):
+    """Xie et al.: PGD adversarial training of a model with feature-denoising blocks."""
+
+    name = "feature_denoise"
+
+
+class AlpObjective(MixObjective):
+    """Adversarial logit pairing: the AT mix plus ``alp_weight * mean ||f(x) - f(x_adv)||_2^2``."""
+
+    name = "alp"
+
+    def __init__(self, *, alp_weight: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alp_weight = float(alp_weight)
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
+        x_adv = self.craft(x, y)
+        logits = model(x)
+        logits_adv = model(x_adv)
+        loss_clean, loss_adv = self.ce(logits, y), self.ce(logits_adv, y)
+        pairing = (logits.float() - logits_adv.float()).pow(2).sum(dim=1).mean()
+        loss = self.mix * loss_clean + (1 - self.mix) * loss_adv + self.alp_weight * pairing
+        stats = {"loss_clean": loss_clean.item(), "loss_adv": loss_adv.item(), "pairing": pairing.item(),
+                 "adv_acc": logits_adv.argmax(1).eq(y).float().mean().item()}
+        return ObjectiveOutput(loss, logits.detach(), stats)
+
+
+class TradesObjective(Objective):
+    """TRADES: ``CE(f(x), y) + beta * KL(f(x) || f(x_adv))``; x_adv maximises the KL term by PGD-Linf.
+
+    The inner maximisation is TRADES' own (its loss needs no labels), with eps, step and
+    iterations read from ``train.attack`` (``eps``, ``alpha``, ``steps``).
+    """
+
+    name = "trades"
+    adversarial = True
+
+    def __init__(self, *, trades_beta: float = 6.0, attack_params: Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        params = {**DEFAULT_TRAIN_ATTACK, **dict(attack_params or {})}
+        self.beta = float(trades_beta)
+        self.eps = float(params["eps"])
+        self.alpha = float(params.get("alpha", params.get("step_size", self.eps / 4)))
+        self.steps = int(params.get("steps", 5))
+        self.generator: torch.Generator | None = None
+        self.plain_model: nn.Module | None = None
+
+    def start_epoch(self, model: nn.Module, epoch: int, seed: int) -> None:
+        self.eps_scale = self.eps_scale_for(epoch)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.plain_model = model
+
+    def _kl_pgd(self, model: nn.Module, x: Tensor, clean_probs: Tensor) -> Tensor:
+        eps, alpha = self.eps * self.eps_scale, self.alpha * self.eps_scale
+        noise = torch.randn(x.shape, generator=self.generator).to(x.device, x.dtype)
+        x_adv = (x + 0.001 * noise).clamp(0, 1)
+        for _ in range(self.steps):
+            x_adv.requires_grad_(True)
+            kl = F.kl_div(F.log_softmax(model(x_adv).float(), dim=1), clean_probs, reduction="sum")
+            (grad,) = torch.autograd.grad(kl, x_adv)
+            x_adv = x_adv.detach() + alpha * grad.sign()
+            x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+        return x_adv.detach()
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
+        plain = self.plain_model
+        if plain is None:
+            raise RuntimeError("method 'trades': start_epoch() must run before the first batch")
+        was_training = plain.training
+        plain.eval()
+        grads = [p.requires_grad for p in plain.parameters()]
+        for p in plain.parameters():
+            p.requires_grad_(False)
+        try:
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                clean_probs = torch.softmax(plain(x).float(), dim=1).detach()
+                x_adv = self._kl_pgd(plain, x, clean_probs)
+        finally:
+            for p, g in zip(plain.parameters(), grads):
+                p.requires_grad_(g)
+            plain.train(was_training)
+        logits = model(x)
+        logits_adv = model(x_adv)
+        natural = self.ce(logits, y)
+        robust = F.kl_div(F.log_softmax(logits_adv.float(), dim=1), F.softmax(logits.float(), dim=1),
+                          reduction="batchmean")
+        stats = {"loss_clean": natural.item(), "kl": robust.item(),
+                 "adv_acc": logits_adv.argmax(1).eq(y).float().mean().item()}
+        return ObjectiveOutput(natural + self.beta * robust, logits.detach(), stats)
+
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    "standard": Objective,
+    "abnn": AbnnObjective,
+    "at": MixObjective,
+    "pgd_at": PgdAtObjective,
+    "alp": AlpObjective,
+    "trades": TradesObjective,
+    "feature_denoise": FeatureDenoiseObjective,
+}
+
+
+def build_objective(method: str, *, attack_cfg: Mapping[str, Any] | None = None,
+                    attack: AttackFactory | None = None, label_smoothing: float = 0.0,
+                    **method_args: Any) -> Objective:
+    """The objective for ``train.method``; ``attack`` (a factory) overrides ``attack_cfg``."""
+    if method not in OBJECTIVES:
+        raise ValueError(f"unknown train.method {method!r}; expected one of {', '.join(METHODS)}")
+    cls = OBJECTIVES[method]
+    kwargs: dict[str, Any] = {"label_smoothing": label_smoothing, **method_args}
+    if cls is TradesObjective:
+        kwargs["attack_params"] = dict(attack_cfg or {})
+    elif cls.needs_attack:
+        kwargs["attack_factory"] = attack if attack is not None else attack_factory(attack_cfg or {})
+    return cls(**kwargs)

@@ -1,0 +1,303 @@
+"""The one training loop: any method (objective), any model, resumable, single process or torchrun.
+
+Determinism: every epoch re-seeds Python/NumPy/torch and the loader from ``(seed, epoch,
+rank)``, and the shuffling sampler is keyed by ``(seed, epoch)``, so an epoch's work depends
+only on the weights and optimizer state it starts from. Those (plus all RNG states) are in
+``last.pt`` after every epoch, so ``resume=True`` reproduces an uninterrupted run (bit-exactly
+on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from videoabnn.config import save_config
+from videoabnn.engine import checkpoint as ckpt
+from videoabnn.engine.build import (
+    build_dataset,
+    build_model,
+    check_weight_files,
+    eval_loader,
+    model_spec,
+    num_classes_of,
+    run_dir_of,
+    select_device,
+    train_loader,
+)
+from videoabnn.engine.distributed import all_reduce_sum, barrier, init_distributed
+from videoabnn.engine.evaluator import predict
+from videoabnn.engine.logging import RunLogger, progress
+from videoabnn.engine.metrics import clip_accuracy, video_accuracy
+from videoabnn.utils import atomic_write_json, environment_info, seed_everything
+
+SUMMARY_NAME = "train_summary.json"
+
+
+class TrainingError(RuntimeError):
+    """A run cannot start or continue (existing run without --resume, nothing to resume, ...)."""
+
+
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """A 32-bit seed for one epoch on one rank."""
+    return int(np.random.SeedSequence([int(seed), int(epoch), int(rank)]).generate_state(1)[0])
+
+
+def seed_epoch(seed: int, epoch: int, rank: int, generator: torch.Generator) -> int:
+    """Seed every global RNG and the loader generator for this epoch; return the epoch seed."""
+    s = epoch_seed(seed, epoch, rank)
+    seed_everything(s)
+    generator.manual_seed(s)
+    return s
+
+
+def lr_factor(epoch: int, t: Mapping[str, Any]) -> float:
+    """Multiplier of the base LR for ``epoch``: linear warm-up, then cosine / step / constant."""
+    warm = int(t["warmup_epochs"])
+    if epoch < warm:
+        return (epoch + 1) / (warm + 1)
+    kind = t["scheduler"]
+    if kind == "cosine":
+        span = max(int(t["epochs"]) - warm, 1)
+        return 0.5 * (1 + math.cos(math.pi * (epoch - warm) / span))
+    if kind == "step":
+        return float(t["step_gamma"]) ** sum(epoch >= int(m) for m in t["step_milestones"])
+    if kind == "constant":
+        return 1.0
+    raise ValueError(f"train.scheduler: expected cosine, step or constant, got {kind!r}")
+
+
+def build_optimizer(model: nn.Module, t: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """Optimizer over the trainable parameters (a frozen ABNN substitute is left out)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise TrainingError("the model has no trainable parameters")
+    name, lr, wd = t["optimizer"], float(t["lr"]), float(t["weight_decay"])
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=float(t["momentum"]), weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    raise ValueError(f"train.optimizer: expected sgd, adam or adamw, got {name!r}")
+
+
+def _flag(value: Any, device: torch.device, key: str) -> bool:
+    """Resolve an ``auto | true | false`` option that only makes sense on CUDA."""
+    if value == "auto" or value is None:
+        return device.type == "cuda"
+    if bool(value) and device.type != "cuda":
+        raise ValueError(f"{key}=true needs a CUDA device (this run uses {device}); use auto or false")
+    return bool(value)
+
+
+def build_training_objective(cfg: Mapping, attack: Any = None):
+    """The objective for ``train.method`` with ``train.attack`` / ``train.method_args``."""
+    from videoabnn.defenses import build_objective
+
+    t = cfg["train"]
+    args = dict(t.get("method_args") or {})
+    args.pop("denoise_affinity", None)  # a model option, used by build.model_spec
+    return build_objective(t["method"], attack_cfg=dict(t.get("attack") or {}), attack=attack,
+                           label_smoothing=float(t["label_smoothing"]), **args)
+
+
+class _State:
+    """Mutable bookkeeping of a run (what goes into the checkpoint besides weights)."""
+
+    def __init__(self) -> None:
+        self.epoch = -1
+        self.best_metric = -math.inf
+        self.best_epoch = -1
+        self.train_seconds = 0.0
+        self.epoch_seconds: list[float] = []
+
+    def fields(self) -> dict:
+        return {"best_metric": self.best_metric, "best_epoch": self.best_epoch,
+                "train_seconds": self.train_seconds, "epoch_seconds": list(self.epoch_seconds)}
+
+    def load(self, state: Mapping) -> None:
+        self.epoch = int(state["epoch"])
+        self.best_metric = float(state.get("best_metric", -math.inf))
+        self.best_epoch = int(state.get("best_epoch", -1))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.epoch_seconds = [float(s) for s in state.get("epoch_seconds", [])]
+
+
+def _check_resume_target(run_dir: Path, resume: bool) -> Path:
+    last = run_dir / ckpt.LAST_NAME
+    if resume and not last.is_file():
+        raise TrainingError(f"--resume: no checkpoint to resume from at {last}")
+    if not resume and last.is_file():
+        raise TrainingError(f"{run_dir} already holds a run ({last}); pass --resume to continue it, or choose "
+                            "another name= / work_dir=")
+    return last
+
+
+def train(cfg: Mapping, *, resume: bool = False, train_set: Dataset | None = None,
+          val_set: Dataset | None = None, attack: Any = None) -> Path:
+    """Train the model of ``cfg`` with ``train.method``; returns the run directory.
+
+    ``train_set``/``val_set`` replace the configured data (programmatic use); ``attack`` is an
+    optional factory ``(model, eps_scale, seed) -> attack(x, y)`` replacing ``train.attack``.
+    """
+    t = cfg["train"]
+    info = init_distributed(select_device(cfg["device"]))
+    device = select_device(cfg["device"], info)
+    run_dir = run_dir_of(cfg)
+    last_path = _check_resume_target(run_dir, resume)
+    seed = int(cfg["seed"])
+    seed_everything(seed)
+    objective = build_training_objective(cfg, attack)
+    if not resume:
+        check_weight_files(cfg)
+    train_set = train_set if train_set is not None else build_dataset(cfg, train=True)
+    if val_set is None and int(t["eval_every"]) > 0:
+        val_set = build_dataset(cfg, train=False)
+    num_classes = num_classes_of(cfg, train_set)
+    model = build_model(cfg, num_classes, load_weights=not resume)
+    state = _State()
+    if resume:
+        data = ckpt.read_checkpoint(last_path)
+        _check_same_model(data, cfg, num_classes, last_path)
+        model.load_state_dict(data["state_dict"])
+    amp = _flag(t["amp"], device, "train.amp")
+    channels_last = _flag(t["channels_last"], device, "train.channels_last")
+    model = model.to(device, memory_format=torch.channels_last_3d) if channels_last else model.to(device)
+    plain = model
+    if info.enabled:
+        model = nn.parallel.DistributedDataParallel(plain, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = build_optimizer(plain, t)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: lr_factor(e, t))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    generator = torch.Generator()
+    loader, sampler = train_loader(train_set, cfg, info, generator)
+    logger = RunLogger(run_dir, enabled=info.is_main)
+    if resume:
+        state.load(ckpt.restore_training(data, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                                         loader_generator=generator))
+        logger.truncate(state.epoch)
+    elif info.is_main:
+        save_config(cfg, run_dir / "config.yaml")
+    val_loader = eval_loader(val_set, cfg, info) if val_set is not None else None
+    for epoch in range(state.epoch + 1, int(t["epochs"])):
+        s = seed_epoch(seed, epoch, info.rank, generator)
+        sampler.set_epoch(epoch)
+        if hasattr(train_set, "set_epoch"):
+            train_set.set_epoch(epoch)
+        record = _train_epoch(model, plain, objective, loader, optimizer, scaler, device, amp, channels_last,
+                              epoch, s, t, info.is_main)
+        scheduler.step()
+        state.train_seconds += record["seconds"]
+        state.epoch_seconds.append(record["seconds"])
+        last_epoch = epoch == int(t["epochs"]) - 1
+        if val_loader is not None and ((epoch + 1) % int(t["eval_every"]) == 0 or last_epoch):
+            record.update(_validate(plain, val_loader, device, amp))
+        # best = highest clean validation clip accuracy (training accuracy when there is no validation set)
+        metric = record.get("val_clip_acc", record["acc"] if val_loader is None else None)
+        is_best = metric is not None and metric > state.best_metric
+        if is_best:
+            state.best_metric, state.best_epoch = metric, epoch
+        state.epoch = epoch
+        record["train_seconds"] = state.train_seconds
+        logger.log_epoch(record)
+        if info.is_main:
+            training = ckpt.training_state(epoch=epoch, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                                           loader_generator=generator, **state.fields())
+            meta = {"method": t["method"], "epochs": epoch + 1, "train_seconds": state.train_seconds,
+                    "run_name": cfg["name"], "seed": seed}
+            ckpt.save_checkpoint(last_path, plain, training, **meta)
+            if is_best:
+                ckpt.save_checkpoint(run_dir / ckpt.BEST_NAME, plain, training, **meta)
+        barrier()
+    logger.close()
+    if info.is_main:
+        _write_summary(run_dir, cfg, state)
+    barrier()
+    return run_dir
+
+
+def _check_same_model(data: Mapping, cfg: Mapping, num_classes: int, path: Path) -> None:
+    arch, _ = model_spec(cfg, num_classes)
+    if data.get("arch") != arch or int(data.get("num_classes", -1)) != num_classes:
+        raise TrainingError(f"--resume: {path} holds a {data.get('arch')!r} model with {data.get('num_classes')} "
+                            f"classes, but the config builds {arch!r} with {num_classes}")
+
+
+def _train_epoch(model: nn.Module, plain: nn.Module, objective: Any, loader: Any, optimizer: torch.optim.Optimizer,
+                 scaler: Any, device: torch.device, amp: bool, channels_last: bool, epoch: int, seed: int,
+                 t: Mapping, show: bool) -> dict:
+    """One pass over the training loader; returns the epoch's record (rank-summed loss and accuracy)."""
+    model.train()
+    objective.start_epoch(plain, epoch, seed)
+    max_batches = t.get("max_batches")
+    total = len(loader) if max_batches is None else min(len(loader), int(max_batches))
+    sums: dict[str, float] = {"loss": 0.0, "correct": 0.0, "n": 0.0}
+    extra: dict[str, float] = {}
+    lr = optimizer.param_groups[0]["lr"]
+    start = time.perf_counter()
+    bar = progress(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", enabled=show, total=total)
+    for i, batch in enumerate(bar):
+        if i >= total:
+            break
+        x = batch["clip"].to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        y = batch["label"].to(device, non_blocking=True)
+        with torch.autocast(device_type=device.type, enabled=amp):
+            out = objective(model, x, y)
+        if not torch.isfinite(out.loss):
+            raise TrainingError(f"epoch {epoch + 1}, batch {i + 1}: the loss is {out.loss.item()} "
+                                "(lower train.lr or set train.grad_clip)")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(out.loss).backward()
+        if t.get("grad_clip"):
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_([p for p in plain.parameters() if p.requires_grad], float(t["grad_clip"]))
+        scaler.step(optimizer)
+        scaler.update()
+        n = len(y)
+        sums["loss"] += out.loss.item() * n
+        sums["correct"] += out.logits.argmax(1).eq(y).sum().item()
+        sums["n"] += n
+        for k, v in out.stats.items():
+            extra[k] = extra.get(k, 0.0) + v * n
+        if show and i % max(int(t["log_interval"]), 1) == 0 and hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{out.loss.item():.4f}")
+    seconds = time.perf_counter() - start
+    keys = sorted(extra)
+    totals = all_reduce_sum([sums["loss"], sums["correct"], sums["n"], *(extra[k] for k in keys)], device)
+    n = max(totals[2], 1.0)
+    record = {"epoch": epoch, "lr": lr, "loss": totals[0] / n, "acc": totals[1] / n, "seconds": seconds,
+              "eps_scale": getattr(objective, "eps_scale", 1.0)}
+    record.update({f"train_{k}": v / n for k, v in zip(keys, totals[3:])})
+    return record
+
+
+def _validate(model: nn.Module, val: tuple, device: torch.device, amp: bool) -> dict:
+    """Clean clip and video accuracy on the validation split (gathered over ranks)."""
+    loader, batch_ids = val
+    start = time.perf_counter()
+    logits, labels, videos = predict(model, loader, batch_ids, device, amp=amp)
+    return {"val_clip_acc": clip_accuracy(logits, labels), "val_video_acc": video_accuracy(logits, labels, videos),
+            "val_seconds": time.perf_counter() - start}
+
+
+def _write_summary(run_dir: Path, cfg: Mapping, state: _State) -> None:
+    """``train_summary.json``: wall time and time per epoch (the training-cost comparison), best epoch."""
+    seconds = state.epoch_seconds
+    atomic_write_json(run_dir / SUMMARY_NAME, {
+        "name": cfg["name"], "method": cfg["train"]["method"], "epochs": len(seconds),
+        "train_seconds": state.train_seconds,
+        "mean_epoch_seconds": sum(seconds) / len(seconds) if seconds else None,
+        "epoch_seconds": seconds, "best_epoch": state.best_epoch, "best_metric": state.best_metric,
+        "seed": int(cfg["seed"]), "environment": environment_info(),
+    })

@@ -1,0 +1,187 @@
+"""3D ResNets in the layout of Hara et al.'s 3D-ResNets-PyTorch (ResNet-10..101, ResNeXt, WRN).
+
+Module names match that repository (``conv1``, ``bn1``, ``layer1..4``, ``fc``; blocks with
+``conv1..3``/``bn1..3``/``downsample``), so its ``.pth`` checkpoints load through the
+``native_prefixes`` of the stage view. Shortcut ``A`` (parameter-free: strided identity plus
+zero channels) and ``B`` (1x1x1 conv + BN) are both supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from videoabnn.models.registry import register_model
+from videoabnn.models.stages import ClassifierHead, StagedBackbone
+
+HARA_MEAN = (0.4345, 0.4051, 0.3775)
+HARA_STD = (0.2768, 0.2713, 0.2737)
+HARA_PREFIXES = [("conv1.", "stem.conv1."), ("bn1.", "stem.bn1."), ("fc.", "head.fc.")] + [
+    (f"layer{i}.", f"stages.{i - 1}.") for i in range(1, 5)]
+
+
+class ShortcutA(nn.Module):
+    """Parameter-free shortcut: strided subsampling, then zero-padding of the extra channels."""
+
+    def __init__(self, out_channels: int, stride: int | tuple[int, int, int]) -> None:
+        super().__init__()
+        self.out_channels = out_channels
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.avg_pool3d(x, kernel_size=1, stride=self.stride)
+        extra = self.out_channels - out.shape[1]
+        return F.pad(out, (0, 0, 0, 0, 0, 0, 0, extra)) if extra > 0 else out
+
+
+def _shortcut(kind: str, in_ch: int, out_ch: int, stride) -> nn.Module | None:
+    if stride == 1 and in_ch == out_ch:
+        return None
+    if kind == "A":
+        return ShortcutA(out_ch, stride)
+    if kind == "B":
+        return nn.Sequential(nn.Conv3d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm3d(out_ch))
+    raise ValueError(f"shortcut must be 'A' or 'B', got {kind!r}")
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3x3 convolutions with a residual connection."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride=1, downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv3d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm3d(out_ch)
+        self.conv2 = nn.Conv3d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm3d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class Bottleneck(nn.Module):
+    """1x1x1 reduce -> 3x3x3 (optionally grouped, strided) -> 1x1x1 expand, with a residual."""
+
+    def __init__(self, in_ch: int, mid_ch: int, out_ch: int, stride=1, groups: int = 1,
+                 downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv3d(in_ch, mid_ch, 1, bias=False)
+        self.bn1 = nn.BatchNorm3d(mid_ch)
+        self.conv2 = nn.Conv3d(mid_ch, mid_ch, 3, stride=stride, padding=1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm3d(mid_ch)
+        self.conv3 = nn.Conv3d(mid_ch, out_ch, 1, bias=False)
+        self.bn3 = nn.BatchNorm3d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
+
+
+class HaraStem(nn.Module):
+    """conv1 (t x 7 x 7, spatial stride 2) -> bn1 -> ReLU -> optional 3x3x3 max-pool (stride 2)."""
+
+    def __init__(self, out_ch: int, kernel=(7, 7, 7), stride=(1, 2, 2), max_pool: bool = True) -> None:
+        super().__init__()
+        padding = tuple(k // 2 for k in kernel)
+        self.conv1 = nn.Conv3d(3, out_ch, kernel, stride=stride, padding=padding, bias=False)
+        self.bn1 = nn.BatchNorm3d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool3d(3, stride=2, padding=1) if max_pool else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+
+def _make_stage(block: str, in_ch: int, planes: int, blocks: int, stride, shortcut: str,
+                groups: int, expansion: int, mid_ratio: float) -> tuple[nn.Sequential, int]:
+    out_ch = planes * expansion
+    layers = []
+    for i in range(blocks):
+        s = stride if i == 0 else 1
+        down = _shortcut(shortcut, in_ch, out_ch, s)
+        if block == "basic":
+            layers.append(BasicBlock(in_ch, out_ch, s, down))
+        else:
+            layers.append(Bottleneck(in_ch, int(planes * mid_ratio), out_ch, s, groups, down))
+        in_ch = out_ch
+    return nn.Sequential(*layers), out_ch
+
+
+def hara_backbone(num_classes: int, *, block: str, layers: Sequence[int], planes: Sequence[int],
+                  shortcut: str = "B", groups: int = 1, expansion: int = 1, mid_ratio: float = 1.0,
+                  stem_channels: int = 64, stem: nn.Module | None = None, dropout: float = 0.0,
+                  strides: Sequence = (1, 2, 2, 2), family: str = "resnet3d") -> StagedBackbone:
+    """Assemble a Hara-style 3D ResNet as a :class:`StagedBackbone`."""
+    if len(layers) != 4 or len(planes) != 4:
+        raise ValueError(f"need 4 stages, got layers={list(layers)} planes={list(planes)}")
+    stem = stem if stem is not None else HaraStem(stem_channels)
+    stages, channels, in_ch = [], [stem_channels], stem_channels
+    for n, p, s in zip(layers, planes, strides):
+        stage, in_ch = _make_stage(block, in_ch, p, n, s, shortcut, groups, expansion, mid_ratio)
+        stages.append(stage)
+        channels.append(in_ch)
+    backbone = StagedBackbone(stem, stages, ClassifierHead(in_ch, num_classes, dropout), channels,
+                              family=family, native_prefixes=HARA_PREFIXES)
+    _init_weights(backbone)
+    return backbone
+
+
+def _init_weights(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm3d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+_RESNET_LAYERS = {10: [1, 1, 1, 1], 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3]}
+
+
+def _register_resnet(depth: int) -> None:
+    bottleneck = depth >= 50
+    default_shortcut = "B" if bottleneck else "A"
+
+    @register_model(f"resnet3d_{depth}", frames=16, crop=112, mean=HARA_MEAN, std=HARA_STD, family="resnet3d",
+                    description=f"3D ResNet-{depth} (Hara et al.), shortcut A or B")
+    def build(num_classes: int, shortcut: str = default_shortcut, width: int = 64, dropout: float = 0.0,
+              max_pool: bool = True) -> StagedBackbone:
+        return hara_backbone(num_classes, block="bottleneck" if bottleneck else "basic",
+                             layers=_RESNET_LAYERS[depth], planes=[width, width * 2, width * 4, width * 8],
+                             shortcut=shortcut, expansion=4 if bottleneck else 1, stem_channels=width,
+                             stem=HaraStem(width, max_pool=max_pool), dropout=dropout)
+
+    build.__name__ = build.__qualname__ = f"build_resnet3d_{depth}"
+
+
+for _depth in _RESNET_LAYERS:
+    _register_resnet(_depth)
+
+
+@register_model("resnext3d_101", frames=16, crop=112, mean=HARA_MEAN, std=HARA_STD, family="resnet3d")
+def build_resnext3d_101(num_classes: int, cardinality: int = 32, shortcut: str = "B", dropout: float = 0.0,
+                        max_pool: bool = True) -> StagedBackbone:
+    """3D ResNeXt-101 (Hara et al.), cardinality 32, bottleneck width = planes, expansion 2."""
+    return hara_backbone(num_classes, block="bottleneck", layers=_RESNET_LAYERS[101],
+                         planes=[128, 256, 512, 1024], shortcut=shortcut, groups=cardinality, expansion=2,
+                         mid_ratio=cardinality * (128 // 32) / 128, stem=HaraStem(64, max_pool=max_pool),
+                         dropout=dropout)
+
+
+@register_model("wide_resnet3d_50", frames=16, crop=112, mean=HARA_MEAN, std=HARA_STD, family="resnet3d")
+def build_wide_resnet3d_50(num_classes: int, k: int = 2, shortcut: str = "B", dropout: float = 0.0,
+                           max_pool: bool = True) -> StagedBackbone:
+    """3D Wide ResNet-50 (Hara et al.), widening factor k (bottleneck width 64k per first stage)."""
+    return hara_backbone(num_classes, block="bottleneck", layers=_RESNET_LAYERS[50],
+                         planes=[64 * k, 128 * k, 256 * k, 512 * k], shortcut=shortcut, expansion=2,
+                         stem=HaraStem(64, max_pool=max_pool), dropout=dropout)

@@ -1,0 +1,229 @@
+"""A short factual reading of study results in the ABNN paper's terms, computed from the numbers.
+
+Nothing here is a fixed conclusion: every sentence compares two numbers read from results files,
+with a tolerance (in accuracy points) below which two numbers count as on par.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from videoabnn.report.tables import (
+    WHITE,
+    attack_threat,
+    audit_passed,
+    model_name,
+    pct,
+    time_ratio,
+    worst_case,
+)
+
+ADVERSARIAL_METHODS = ("pgd_at", "at", "alp", "trades", "feature_denoise")
+
+
+def _method(result: Mapping) -> str:
+    return str((result.get("run") or {}).get("method") or model_name(result))
+
+
+def by_method(results: Sequence[Mapping]) -> dict[str, Mapping]:
+    """First result per training method."""
+    out: dict[str, Mapping] = {}
+    for res in results:
+        out.setdefault(_method(res), res)
+    return out
+
+
+def compare(a: float | None, b: float | None, tolerance: float) -> str:
+    """'higher than', 'lower than' or 'on par with' (within ``tolerance``), or 'not comparable'."""
+    if a is None or b is None:
+        return "not comparable with"
+    if abs(a - b) <= tolerance:
+        return "on par with"
+    return "higher than" if a > b else "lower than"
+
+
+def _pts(a: float, b: float) -> str:
+    return f"{100 * (a - b):+.1f} points"
+
+
+def _clean(res: Mapping) -> float:
+    return float(res["clean"]["clip_acc"])
+
+
+def _threat_accs(res: Mapping, threat: str) -> dict[str, float]:
+    return {k: float(e["clip_acc"]) for k, e in res["attacks"].items() if attack_threat(k, e) == threat}
+
+
+def claims(results: Sequence[Mapping], tolerance: float = 0.02) -> list[dict]:
+    """The paper's claims checked on these results: ``{"claim", "measured", "holds"}`` (holds may be None)."""
+    m = by_method(results)
+    abnn, std = m.get("abnn"), m.get("standard")
+    ats = [m[k] for k in ADVERSARIAL_METHODS if k in m]
+    out: list[dict] = []
+    if abnn is None:
+        return out
+    for at in ats:
+        a, b = _clean(abnn), _clean(at)
+        out.append({"claim": f"higher clean accuracy than adversarial training ({model_name(at)})",
+                    "measured": f"{pct(a)}% vs {pct(b)}%", "holds": a > b + tolerance})
+    if std is not None:
+        for threat in (WHITE, "gray", "transfer"):
+            wa = worst_case(abnn, threat)
+            ws = worst_case(std, WHITE)
+            if wa is None or ws is None:
+                continue
+            label = {"white": "white-box", "gray": "gray-box", "transfer": "transfer"}[threat]
+            out.append({"claim": f"more robust than the undefended model ({label} worst case for ABNN, "
+                                 "white-box for the undefended model)",
+                        "measured": f"{pct(wa)}% vs {pct(ws)}%", "holds": wa > ws + tolerance})
+    for at in ats:
+        wa, wt = worst_case(abnn, WHITE), worst_case(at, WHITE)
+        if wa is not None and wt is not None:
+            out.append({"claim": f"white-box robustness comparable to {model_name(at)}",
+                        "measured": f"{pct(wa)}% vs {pct(wt)}%", "holds": wa >= wt - tolerance})
+        ratio = time_ratio(at, abnn)
+        if ratio is not None:
+            out.append({"claim": f"training several times (>= 2x) cheaper than {model_name(at)}",
+                        "measured": f"{model_name(at)} took {ratio:.2f}x ABNN's training time", "holds": ratio >= 2.0})
+    return out
+
+
+def reading(results: Sequence[Mapping], tolerance: float = 0.02, clean_target: float | None = 0.9,
+            sweeps: Mapping[str, Mapping] | None = None) -> list[str]:
+    """Sentences stating where ABNN stands, each computed from the results (empty input -> no sentences)."""
+    m = by_method(results)
+    abnn, std = m.get("abnn"), m.get("standard")
+    ats = [m[k] for k in ADVERSARIAL_METHODS if k in m]
+    out: list[str] = []
+    if std is not None and clean_target is not None and _clean(std) < clean_target:
+        out.append(f"Caveat: the undefended model reached only {pct(_clean(std))}% clean accuracy (target "
+                   f"{pct(clean_target)}%), so the task is not learnt well and the comparisons below are weak.")
+    if abnn is None:
+        out.append("No ABNN result was found, so the ABNN claims cannot be checked.")
+        return out + _audit_sentences(results) + _sweep_sentences(sweeps or {}, tolerance)
+    out += _clean_sentences(abnn, std, ats, tolerance)
+    out += _white_sentences(abnn, std, ats, tolerance)
+    out += _other_threat_sentences(abnn, std, tolerance)
+    out += _cost_sentences(abnn, ats)
+    out += _audit_sentences(results)
+    out += _sweep_sentences(sweeps or {}, tolerance)
+    return out
+
+
+def _clean_sentences(abnn: Mapping, std: Mapping | None, ats: list[Mapping], tol: float) -> list[str]:
+    a = _clean(abnn)
+    parts = []
+    for other, what in [(std, "the undefended model")] + [(at, f"adversarial training ({model_name(at)})") for at in ats]:
+        if other is None:
+            continue
+        b = _clean(other)
+        parts.append(f"{compare(a, b, tol)} {what} ({pct(b)}%, {_pts(a, b)})")
+    if not parts:
+        return [f"Clean accuracy: ABNN {pct(a)}%."]
+    return [f"Clean accuracy: ABNN reaches {pct(a)}%, " + "; ".join(parts) + "."]
+
+
+def _white_sentences(abnn: Mapping, std: Mapping | None, ats: list[Mapping], tol: float) -> list[str]:
+    out = []
+    wa = worst_case(abnn, WHITE)
+    if std is not None and wa is not None:
+        ws = worst_case(std, WHITE)
+        verdict = compare(wa, ws, tol)
+        if verdict == "higher than":
+            out.append(f"White-box (gradients through substitute and target), worst case over attacks: ABNN keeps "
+                       f"{pct(wa)}% vs {pct(ws)}% for the undefended model ({_pts(wa, ws)}).")
+        else:
+            out.append(f"Where ABNN does not hold up: under full white-box attack (gradients through substitute and "
+                       f"target) its worst-case accuracy is {pct(wa)}%, {verdict} the undefended model's {pct(ws)}%; "
+                       f"it gives no measurable white-box robustness here.")
+        accs_a, accs_s = _threat_accs(abnn, WHITE), _threat_accs(std, WHITE)
+        common = [k for k in accs_a if k in accs_s]
+        gains = [k for k in common if accs_a[k] > accs_s[k] + tol]
+        no_gain = [k for k in common if k not in gains]
+        if gains:
+            out.append("White-box attacks where ABNN beats the undefended model by more than "
+                       f"{100 * tol:.0f} points: " + ", ".join(f"{k} ({pct(accs_a[k])}% vs {pct(accs_s[k])}%)"
+                                                            for k in gains) + ".")
+        if no_gain:
+            out.append("White-box attacks where it does not: " + ", ".join(
+                f"{k} ({pct(accs_a[k])}% vs {pct(accs_s[k])}%)" for k in no_gain) + ".")
+    for at in ats:
+        wt = worst_case(at, WHITE)
+        if wa is None or wt is None:
+            continue
+        out.append(f"Against adversarial training: {model_name(at)} keeps {pct(wt)}% white-box worst case, "
+                   f"ABNN {pct(wa)}% ({compare(wa, wt, tol)} it, {_pts(wa, wt)}).")
+    return out
+
+
+def _other_threat_sentences(abnn: Mapping, std: Mapping | None, tol: float) -> list[str]:
+    out = []
+    white_a = _threat_accs(abnn, WHITE)
+    white_s = _threat_accs(std, WHITE) if std is not None else {}
+    titles = {"gray": "gray-box (the attacker differentiates through the target only)",
+              "transfer": "transfer (adversarial clips crafted on another model)"}
+    for threat, title in titles.items():
+        accs = _threat_accs(abnn, threat)
+        if not accs:
+            continue
+        items = []
+        for k, v in accs.items():
+            base = next((white_a[w] for w in white_a if w in k or k.startswith(w)), None)
+            ref = next((white_s[w] for w in white_s if w in k or k.startswith(w)), None)
+            text = f"{k}: {pct(v)}%"
+            if base is not None:
+                text += f" (white-box {pct(base)}%)"
+            if ref is not None:
+                text += f", undefended model under the white-box attack {pct(ref)}%"
+            items.append(text)
+        wc = worst_case(abnn, threat)
+        ws = worst_case(std, WHITE) if std is not None else None
+        head = f"Under {title}, ABNN's worst case is {pct(wc)}%"
+        if ws is not None:
+            head += f", {compare(wc, ws, tol)} the undefended model's white-box worst case ({pct(ws)}%)"
+        out.append(head + ". " + "; ".join(items) + ".")
+    return out
+
+
+def _cost_sentences(abnn: Mapping, ats: list[Mapping]) -> list[str]:
+    secs = (abnn.get("run") or {}).get("train_seconds")
+    if secs is None:
+        return []
+    parts = []
+    for at in ats:
+        ratio = time_ratio(at, abnn)
+        if ratio is None:
+            continue
+        word = "longer" if ratio >= 1 else "shorter"
+        parts.append(f"{model_name(at)} took {ratio:.2f}x as long ({word})")
+    text = f"Training cost: ABNN trained in {float(secs):.1f} s (substitute pretraining not included)"
+    return [text + ("; " + "; ".join(parts) if parts else "") + "."]
+
+
+def _audit_sentences(results: Sequence[Mapping]) -> list[str]:
+    failed = [model_name(r) for r in results if audit_passed(r) is False]
+    passed = [model_name(r) for r in results if audit_passed(r) is True]
+    if failed:
+        return [f"Gradient-masking checks FAILED for {', '.join(failed)}: treat their robust accuracy as an upper "
+                "bound, not a measurement of robustness."]
+    if passed:
+        return [f"Gradient-masking checks passed for {', '.join(passed)}."]
+    return []
+
+
+def _sweep_sentences(sweeps: Mapping[str, Mapping], tol: float) -> list[str]:
+    out = []
+    eps = sweeps.get("eps")
+    if not eps:
+        return out
+    rising = []
+    for name, points in (eps.get("models") or {}).items():
+        ys = [p["clip_acc"] for p in sorted(points, key=lambda p: p["x"]) if p.get("clip_acc") is not None]
+        if any(b > a + tol for a, b in zip(ys, ys[1:])):
+            rising.append(name)
+    if rising:
+        out.append("Accuracy rises with a larger eps for " + ", ".join(rising) +
+                   ", a sign of a weak attack or masked gradients.")
+    else:
+        out.append("Accuracy falls (or stays flat) as eps grows for every model, as a sound evaluation should show.")
+    return out

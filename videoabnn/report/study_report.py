@@ -1,0 +1,235 @@
+"""Build the study report (report.md + report.html + plots) from result files only.
+
+Layout of a study directory (written by ``videoabnn.study``; any tool may write the same files):
+
+- ``results/<model>.json``: one results file per model (schema in docs/design.md);
+- ``results/sweeps/<kind>.json``: sweeps (``eps``, ``size``, ``frames``, ``training``; ``position``
+  for the sticker-position heat map), see :mod:`videoabnn.report.plots`;
+- ``study.json`` (optional): settings, seeds, stage timings, data sizes and example clips;
+- ``frames/*.png``/``*.gif``: example clips.
+
+``build_report(study_dir)`` reads only these files, so it can be rerun without rerunning anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from videoabnn.report import plots
+from videoabnn.report.document import Document
+from videoabnn.report.reading import claims, reading
+from videoabnn.report.tables import (
+    THREAT_TITLES,
+    attack_settings_table,
+    audit_rows,
+    audit_table,
+    check_results,
+    extra_threat_table,
+    markdown_table,
+    model_name,
+    pct,
+    results_table,
+    sweep_table,
+    threat_models,
+)
+from videoabnn.utils.io import atomic_write_text
+
+SWEEP_PLOTS = {
+    "eps": ("acc_vs_eps.png", "Accuracy vs eps (PGD-Linf, white-box)"),
+    "size": ("acc_vs_size.png", "Accuracy vs sticker/patch size (white-box)"),
+    "frames": ("acc_vs_frames.png", "Accuracy vs number of attacked frames (white-box)"),
+    "training": ("training_curves.png", "Clean validation accuracy per training epoch"),
+}
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON: {err}") from err
+
+
+def find_results(study_dir: str | os.PathLike, order: Sequence[str] | None = None) -> list[dict]:
+    """The model results files under ``<study_dir>/results`` (files of another schema are ignored)."""
+    results_dir = Path(study_dir) / "results"
+    found: dict[str, dict] = {}
+    for path in sorted(results_dir.glob("*.json")):
+        data = _read(path)
+        if not (isinstance(data, Mapping) and {"run", "clean", "attacks"} <= set(data)):
+            continue
+        check_results(data, str(path))
+        found[path.stem] = data
+    if order:
+        ranked = [found[n] for n in order if n in found]
+        return ranked + [v for k, v in found.items() if k not in order]
+    return list(found.values())
+
+
+def find_sweeps(study_dir: str | os.PathLike) -> dict[str, dict]:
+    """Sweep files under ``<study_dir>/results/sweeps``, keyed by their stem."""
+    sweeps_dir = Path(study_dir) / "results" / "sweeps"
+    return {p.stem: _read(p) for p in sorted(sweeps_dir.glob("*.json"))}
+
+
+def make_plots(study_dir: Path, results: Sequence[Mapping], sweeps: Mapping[str, Mapping],
+               chance: float | None) -> list[tuple[str, str]]:
+    """Draw every plot the data allows; returns (relative path, caption) pairs."""
+    out = []
+    if results:
+        path = plots.plot_accuracy_bars(results, study_dir / "plots" / "acc_by_attack.png")
+        out.append((path.relative_to(study_dir).as_posix(), "Clip accuracy per model and attack (white-box)"))
+    for kind, (name, caption) in SWEEP_PLOTS.items():
+        if sweeps.get(kind, {}).get("models"):
+            sweep = {"title": caption, **sweeps[kind]}
+            path = plots.plot_curves(sweep, study_dir / "plots" / name, chance=chance)
+            out.append((path.relative_to(study_dir).as_posix(), caption))
+    if sweeps.get("position", {}).get("models"):
+        sweep = {"title": "Accuracy by sticker position (white-box)", **sweeps["position"]}
+        path = plots.plot_position_heatmap(sweep, study_dir / "plots" / "acc_by_position.png")
+        out.append((path.relative_to(study_dir).as_posix(), "Accuracy by sticker position"))
+    return out
+
+
+def _examples(study_dir: Path, meta: Mapping) -> list[dict]:
+    examples = list(meta.get("examples") or [])
+    if examples:
+        return [e for e in examples if (study_dir / e["png"]).is_file()]
+    return [{"title": p.stem, "png": p.relative_to(study_dir).as_posix(),
+             "gif": p.with_suffix(".gif").relative_to(study_dir).as_posix() if p.with_suffix(".gif").is_file() else None}
+            for p in sorted((study_dir / "frames").glob("*.png"))]
+
+
+def _training_table(results: Sequence[Mapping]) -> str:
+    rows = []
+    for res in results:
+        cfg = res.get("config") or {}
+        train, model, data = cfg.get("train") or {}, cfg.get("model") or {}, cfg.get("data") or {}
+        run = res.get("run") or {}
+        extra = {k: v for k, v in (train.get("attack") or {}).items()}
+        extra.update(train.get("method_args") or {})
+        rows.append([model_name(res), str(run.get("method", train.get("method", "?"))), str(model.get("name", "?")),
+                     str(run.get("epochs", train.get("epochs", "?"))), str(train.get("lr", "?")),
+                     str(data.get("batch_size", "?")), str(res.get("seed", cfg.get("seed", "?"))),
+                     json.dumps(extra) if extra else "–"])
+    return markdown_table(["model", "method", "backbone", "epochs", "lr", "batch", "seed", "method settings"], rows,
+                          ["l", "l", "l", "r", "r", "r", "r", "l"])
+
+
+def _environment_lines(results: Sequence[Mapping], meta: Mapping) -> list[str]:
+    env = meta.get("environment") or next((r.get("environment") for r in results if r.get("environment")), None)
+    if not env:
+        return []
+    lines = [f"{k}: {env[k]}" for k in ("python", "platform", "processor", "cpu_count", "torch_threads", "cuda") if k in env]
+    packages = env.get("packages") or {}
+    if packages:
+        lines.append("packages: " + ", ".join(f"{k} {v}" for k, v in packages.items() if v))
+    return lines
+
+
+def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = None,
+                   clean_target: float | None = None) -> tuple[Document, list[dict]]:
+    """The report as a :class:`Document` (plots are drawn into ``<study_dir>/plots``) and its results."""
+    study_dir = Path(study_dir)
+    meta = _read(study_dir / "study.json") if (study_dir / "study.json").is_file() else {}
+    report_cfg = (meta.get("study") or {}).get("report") or {}
+    tolerance = float(tolerance if tolerance is not None else report_cfg.get("tolerance", 0.02))
+    clean_target = clean_target if clean_target is not None else report_cfg.get("clean_target", 0.9)
+    results = find_results(study_dir, meta.get("models"))
+    if not results:
+        raise FileNotFoundError(f"no results files (*.json with run/clean/attacks) under {study_dir / 'results'}")
+    sweeps = find_sweeps(study_dir)
+    doc = Document(str(meta.get("title") or "videoabnn robustness study"))
+    machine = meta.get("machine") or _machine(results, meta)
+    total = meta.get("total_seconds")
+    intro = f"Profile `{meta.get('profile', 'default')}`; machine: {machine}."
+    if total is not None:
+        intro += f" The whole study took {float(total) / 60:.1f} min."
+    doc.para(intro)
+    doc.para("Numbers are clip accuracy in %, on the study's test split. Attacks run with the model in eval "
+             "mode; white-box attacks differentiate through everything the defense computes (for ABNN: the "
+             "substitute and the target).")
+
+    doc.heading("Reading")
+    doc.bullets(reading(results, tolerance, clean_target, sweeps))
+    rows = [[c["claim"], c["measured"], {True: "yes", False: "**no**", None: "–"}[c["holds"]]]
+            for c in claims(results, tolerance)]
+    if rows:
+        doc.para(f"The ABNN paper's claims, checked on these numbers (tolerance {100 * tolerance:.0f} points):")
+        doc.table(markdown_table(["claim", "measured", "holds"], rows, ["l", "l", "l"]))
+
+    doc.heading("Results")
+    doc.table(results_table(results))
+    doc.para("Acc_adv: mean over the white-box attacks; Acc_all: mean over clean plus those attacks; worst case: "
+             "per-clip worst case over the white-box attacks; time / abnn: training wall time relative to ABNN's.")
+    for threat in threat_models(results)[1:]:
+        table = extra_threat_table(results, threat)
+        if table:
+            doc.heading(f"{THREAT_TITLES.get(threat, threat).capitalize()} threat model", 3)
+            doc.table(table)
+
+    plot_list = make_plots(study_dir, results, sweeps, meta.get("chance"))
+    if plot_list:
+        doc.heading("Plots")
+        for path, caption in plot_list:
+            doc.image(path, caption)
+    for kind in ("eps", "size", "frames"):
+        if sweeps.get(kind, {}).get("models"):
+            doc.para(f"Sweep `{kind}` ({sweeps[kind].get('description', sweeps[kind].get('x_label', ''))}):")
+            doc.table(sweep_table(sweeps[kind]))
+
+    examples = _examples(study_dir, meta)
+    if examples:
+        doc.heading("Example frames")
+        doc.para("Each image: a clean clip (top), its adversarial version and the perturbation amplified to full "
+                 "range (grey = no change). Click for the animated GIF.")
+        for ex in examples:
+            doc.image(ex["png"], str(ex.get("title", ex["png"])), ex.get("gif"))
+
+    doc.heading("Gradient-masking checks")
+    doc.table(audit_table(results))
+    for res in results:
+        checks = audit_rows(res)
+        if checks:
+            doc.para(f"**{model_name(res)}**")
+            doc.table(markdown_table(["check", "passed", "detail"],
+                                     [[n, {True: "yes", False: "**no**", None: "–"}[p], d] for n, p, d in checks],
+                                     ["l", "l", "l"]))
+
+    doc.heading("Threat model, settings, seeds and versions")
+    doc.table(attack_settings_table(results))
+    doc.table(_training_table(results))
+    data = meta.get("data")
+    if data:
+        doc.para("Data sets:")
+        doc.code(json.dumps(data, indent=2))
+    stages = meta.get("stages")
+    if stages:
+        doc.table(markdown_table(["stage", "seconds"], [[k, f"{float(v.get('seconds', 0)):.1f}"]
+                                                        for k, v in stages.items()]))
+    env = _environment_lines(results, meta)
+    if env:
+        doc.bullets(env)
+    doc.para(f"Rebuild this report from the result files alone: `python -m videoabnn.report {study_dir}`.")
+    return doc, results
+
+
+def _machine(results: Sequence[Mapping], meta: Mapping) -> str:
+    env = meta.get("environment") or next((r.get("environment") for r in results if r.get("environment")), {}) or {}
+    parts = [env.get("cuda") or env.get("processor") or env.get("machine") or "unknown",
+             f"{env.get('cpu_count', '?')} CPU cores visible, {env.get('torch_threads', '?')} torch threads"]
+    return ", ".join(str(p) for p in parts)
+
+
+def build_report(study_dir: str | os.PathLike, **kwargs) -> dict[str, Path]:
+    """Write ``report.md``, ``report.html`` and ``plots/*.png`` under ``study_dir``; returns their paths."""
+    study_dir = Path(study_dir)
+    doc, _ = build_document(study_dir, **kwargs)
+    md = atomic_write_text(study_dir / "report.md", doc.to_markdown())
+    page = atomic_write_text(study_dir / "report.html", doc.to_html())
+    return {"markdown": md, "html": page}
+
+
+__all__ = ["build_document", "build_report", "find_results", "find_sweeps", "make_plots", "pct"]

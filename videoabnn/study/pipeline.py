@@ -1,0 +1,104 @@
+"""The one-command robustness study as resumable stages.
+
+data -> pretrain substitute -> train each model -> evaluate each model -> sweeps -> examples -> report.
+Every stage records its outputs atomically under ``<work_dir>/stages``; a rerun skips finished
+stages (``force=True`` reruns them all). The report is rebuilt from result files every time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from videoabnn.report.study_report import build_report
+from videoabnn.study import steps
+from videoabnn.study.stages import StageRunner
+from videoabnn.utils import atomic_write_json, environment_info
+
+
+def stage_names(cfg: Mapping) -> list[str]:
+    """The stages a study config runs, in order."""
+    names = list(steps.methods(cfg))
+    sweeps = [k for k, v in (steps.section(cfg, "sweeps", {}) or {}).items() if v]
+    out = ["data"]
+    if "abnn" in [steps.model_config(cfg, n)["train"]["method"] for n in names]:
+        out.append("pretrain_substitute")
+    out += [f"train_{n}" for n in names] + [f"eval_{n}" for n in names]
+    out += [f"sweep_{k}" for k in sweeps]
+    if steps.section(cfg, "examples", {}).get("enabled", True):
+        out.append("examples")
+    return out
+
+
+def run_study(cfg: Mapping, *, force: bool = False, log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Run (or resume) the whole study described by ``cfg``; returns the report's paths."""
+    start = time.perf_counter()
+    work = steps.work_dir(cfg)
+    work.mkdir(parents=True, exist_ok=True)
+    names = list(steps.methods(cfg))
+    plan = stage_names(cfg)
+    runner = StageRunner(work, total=len(plan) + 1, log=log, force=force)
+    log(f"[study] profile {cfg['study'].get('profile', 'default')}, work dir {work}, stages: {', '.join(plan)}")
+
+    data = runner.run("data", lambda: steps.make_data(cfg))
+    substitute = None
+    if "pretrain_substitute" in plan:
+        out = runner.run("pretrain_substitute", lambda: steps.run_training(cfg, steps.substitute_config(cfg)),
+                         files=lambda o: [o["checkpoint"]])
+        substitute = str(work / out["checkpoint"])
+    trained: dict[str, dict] = {}
+    for name in names:
+        trained[name] = runner.run(f"train_{name}", lambda n=name: steps.run_training(
+            cfg, steps.model_config(cfg, n, substitute)), files=lambda o: [o["checkpoint"]])
+    standard = _standard_checkpoint(cfg, trained)
+    for name in names:
+        runner.run(f"eval_{name}", lambda n=name: steps.run_evaluation(cfg, n, work / trained[n]["checkpoint"], standard),
+                   files=lambda o: [o["results"]])
+    steps.training_curves(cfg, names)
+    for stage in plan:
+        if stage.startswith("sweep_"):
+            kind = stage[len("sweep_"):]
+            runner.run(stage, lambda k=kind: steps.run_sweep(cfg, k, trained), files=lambda o: [o["sweep"]])
+    examples = {"examples": []}
+    if "examples" in plan:
+        examples = runner.run("examples", lambda: steps.make_examples(cfg, trained),
+                              files=lambda o: [e["png"] for e in o["examples"]])
+    write_meta(cfg, data, names, runner.all_timings(), examples["examples"], time.perf_counter() - start)
+    runner.index = len(plan)
+    log(f"[study {len(plan) + 1}/{len(plan) + 1}] report ...")
+    paths = build_report(work)
+    log(f"[study] report: {paths['markdown']} and {paths['html']}")
+    return paths
+
+
+def _standard_checkpoint(cfg: Mapping, trained: Mapping[str, dict]) -> Path | None:
+    """Checkpoint of the undefended model (source of the transfer attacks), if one was trained."""
+    source = (steps.section(cfg, "threats", {}) or {}).get("transfer_from", "standard")
+    if source in trained:
+        return steps.work_dir(cfg) / trained[source]["checkpoint"]
+    return None
+
+
+def write_meta(cfg: Mapping, data: Mapping, names: list[str], stages: Mapping[str, dict], examples: list,
+               seconds: float) -> Path:
+    """``study.json``: what the report needs besides the result files (settings, timings, data, examples)."""
+    classes = (data.get("study") or {}).get("classes") or []
+    env = environment_info()
+    machine = env.get("cuda") or env.get("processor") or env.get("machine") or "unknown CPU"
+    meta = {
+        "title": steps.section(cfg, "title", "videoabnn robustness study"),
+        "profile": cfg["study"].get("profile", "default"),
+        "machine": f"{machine}; {env.get('cpu_count')} CPU cores visible, {env.get('torch_threads')} torch threads",
+        "total_seconds": sum(float(v["seconds"]) for v in stages.values()),
+        "last_run_seconds": seconds,
+        "models": names,
+        "chance": 1.0 / len(classes) if classes else None,
+        "data": data,
+        "stages": dict(stages),
+        "examples": list(examples),
+        "seed": int(cfg["seed"]),
+        "study": {k: v for k, v in dict(cfg["study"]).items() if k != "profiles"},
+        "environment": env,
+    }
+    return atomic_write_json(steps.work_dir(cfg) / "study.json", meta)

@@ -1,0 +1,75 @@
+"""Resumable stages: each stage's outputs are recorded atomically once it finishes, and a rerun
+skips every stage whose record exists (and whose recorded files are still there)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from videoabnn.utils.io import atomic_write_json
+
+
+class StageRunner:
+    """Runs named stages in order, printing one line per stage, skipping finished ones."""
+
+    def __init__(self, work_dir: str | os.PathLike, total: int | None = None, log: Callable[[str], None] = print,
+                 force: bool = False) -> None:
+        self.work_dir = Path(work_dir)
+        self.state_dir = self.work_dir / "stages"
+        self.total = total
+        self.log = log
+        self.force = force
+        self.index = 0
+        self.timings: dict[str, dict] = {}
+
+    def record_path(self, name: str) -> Path:
+        return self.state_dir / f"{name}.json"
+
+    def finished(self, name: str) -> dict | None:
+        """The stored record of a finished stage, or None when it must (re)run."""
+        path = self.record_path(name)
+        if self.force or not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            return None
+        files = record.get("files") or []
+        if any(not (self.work_dir / f).exists() for f in files):
+            return None
+        return record
+
+    def run(self, name: str, fn: Callable[[], dict[str, Any] | None], files: Callable[[dict], list[str]] | None = None) -> dict:
+        """Run ``fn`` unless ``name`` already finished; returns the stage's outputs (``fn``'s dict)."""
+        self.index += 1
+        prefix = f"[study {self.index}/{self.total}]" if self.total else f"[study {self.index}]"
+        done = self.finished(name)
+        if done is not None:
+            self.log(f"{prefix} {name}: already done ({done['seconds']:.1f} s), skipped")
+            self.timings[name] = {"seconds": done["seconds"], "skipped": True}
+            return done["outputs"]
+        self.log(f"{prefix} {name} ...")
+        start = time.perf_counter()
+        outputs = fn() or {}
+        seconds = time.perf_counter() - start
+        rel = files(outputs) if files else []
+        atomic_write_json(self.record_path(name), {"name": name, "seconds": seconds, "outputs": outputs,
+                                                   "files": rel, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        self.timings[name] = {"seconds": seconds, "skipped": False}
+        self.log(f"{prefix} {name}: done in {seconds:.1f} s")
+        return outputs
+
+    def all_timings(self) -> dict[str, dict]:
+        """Seconds per stage, including those recorded by earlier (interrupted) runs."""
+        out = {}
+        for path in sorted(self.state_dir.glob("*.json")):
+            try:
+                record = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                continue
+            out[record["name"]] = {"seconds": record["seconds"]}
+        return out

@@ -1,0 +1,253 @@
+"""The study's stage bodies: data, substitute pretraining, training, evaluation, sweeps, examples.
+
+Each function takes the study config (``cfg``, with its free-form ``study:`` section) and the
+outputs of earlier stages, does its work through the public engine/attack APIs and returns a
+small JSON-serialisable dict (paths relative to the work dir) that the stage runner records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from videoabnn.config import Config, ConfigError
+from videoabnn.study.settings import derived_config
+from videoabnn.utils.io import atomic_write_json
+
+CHECKPOINT_NAMES = {"last": "last.pt", "best": "best.pt"}
+
+
+def work_dir(cfg: Mapping) -> Path:
+    return Path(cfg["work_dir"])
+
+
+def rel(cfg: Mapping, path: str | Path) -> str:
+    """``path`` relative to the work dir (as stored in stage records)."""
+    return Path(path).resolve().relative_to(work_dir(cfg).resolve()).as_posix()
+
+
+def section(cfg: Mapping, key: str, default: Any = None) -> Any:
+    """``cfg.study[key]`` (``default`` when absent)."""
+    value = (cfg.get("study") or {}).get(key)
+    return default if value is None else value
+
+
+def methods(cfg: Mapping) -> dict[str, dict]:
+    """The trained models: name -> dotted-key config overrides (``train.method`` defaults to the name)."""
+    found = section(cfg, "methods")
+    if not isinstance(found, Mapping) or not found:
+        raise ConfigError("study.methods: expected a mapping of model name -> config overrides, e.g. "
+                          "{standard: {}, abnn: {}, pgd_at: {train.attack: {...}}}")
+    return {str(k): dict(v or {}) for k, v in found.items()}
+
+
+# --------------------------------------------------------------------------- data
+def make_data(cfg: Mapping) -> dict:
+    """Generate the study set (``data``) and the distinct pretraining set (``study.pretrain``'s data)."""
+    from videoabnn.data import generate_synthetic
+
+    out = {}
+    for variant, data_cfg in (("study", cfg["data"]), ("pretrain", substitute_config(cfg)["data"])):
+        if data_cfg["name"] != "synthetic":
+            out[variant] = {"root": str(data_cfg["root"]), "name": data_cfg["name"]}
+            continue
+        syn = {k: v for k, v in dict(data_cfg["synthetic"]).items() if k != "generate"}
+        summary = generate_synthetic(data_cfg["root"], progress=True, **syn)
+        out[variant] = {k: summary[k] for k in ("variant", "classes", "videos", "frames", "size", "splits", "seed")}
+        out[variant]["root"] = str(data_cfg["root"])
+    return out
+
+
+# --------------------------------------------------------------------------- training
+def substitute_config(cfg: Mapping) -> Config:
+    """Config of the substitute pretraining run (pretraining set, substitute architecture)."""
+    sub = cfg["abnn"]["substitute"]
+    return derived_config(cfg, section(cfg, "pretrain", {}), "study.pretrain", name="substitute",
+                          work_dir=str(work_dir(cfg) / "runs" / "substitute"), train__method="standard",
+                          model__name=sub["name"], model__kwargs=dict(sub.get("kwargs") or {}),
+                          model__pretrained=None)
+
+
+def model_config(cfg: Mapping, name: str, substitute: str | None = None) -> Config:
+    """Config of one trained model of the study (same data, backbone and epochs unless overridden)."""
+    overrides = dict(methods(cfg)[name])
+    fixed: dict[str, Any] = {"name": name, "work_dir": str(work_dir(cfg) / "runs" / name)}
+    if "train.method" not in overrides:
+        fixed["train__method"] = name
+    if substitute is not None:
+        fixed["abnn__substitute__checkpoint"] = substitute
+    return derived_config(cfg, overrides, f"study.methods.{name}", **fixed)
+
+
+def checkpoint_of(cfg: Mapping, run_dir: Path) -> Path:
+    which = str(section(cfg, "checkpoint", "last"))
+    if which not in CHECKPOINT_NAMES:
+        raise ConfigError(f"study.checkpoint: expected last or best, got {which!r}")
+    return run_dir / CHECKPOINT_NAMES[which]
+
+
+def run_training(cfg: Mapping, run_cfg: Config) -> dict:
+    """Train (resuming an interrupted run in the same directory); returns the checkpoint and cost."""
+    from videoabnn.engine import train
+
+    run_dir = Path(run_cfg["work_dir"])
+    run_dir = train(run_cfg, resume=(run_dir / "last.pt").is_file())
+    summary_path = run_dir / "train_summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    return {"run_dir": rel(cfg, run_dir), "checkpoint": rel(cfg, checkpoint_of(cfg, run_dir)),
+            "train_seconds": summary.get("train_seconds"), "epochs": summary.get("epochs")}
+
+
+def training_curves(cfg: Mapping, names: list[str]) -> Path:
+    """``results/sweeps/training.json``: clean validation accuracy per epoch, from each run's log."""
+    models = {}
+    for name in names:
+        log = work_dir(cfg) / "runs" / name / "log.jsonl"
+        if not log.is_file():
+            continue
+        points = []
+        for line in log.read_text().splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            if rec.get("val_clip_acc") is not None:
+                points.append({"x": int(rec["epoch"]) + 1, "clip_acc": float(rec["val_clip_acc"])})
+        if points:
+            models[name] = points
+    return atomic_write_json(work_dir(cfg) / "results" / "sweeps" / "training.json",
+                             {"x_label": "epoch", "description": "clean validation clip accuracy", "models": models})
+
+
+# --------------------------------------------------------------------------- evaluation
+def attack_specs(cfg: Mapping) -> list[dict]:
+    """The study's attack list (``eval.attacks``) as specs with ids."""
+    from videoabnn.engine.evaluator import resolve_attacks
+
+    return resolve_attacks(cfg)
+
+
+def run_evaluation(cfg: Mapping, name: str, checkpoint: Path, standard_checkpoint: Path | None) -> dict:
+    """White-box evaluation (+ audit); for ABNN also gray-box and transfer rows, merged into one file."""
+    from videoabnn.engine import evaluate
+
+    run_cfg = model_config(cfg, name, substitute=None)
+    run_cfg["abnn"]["substitute"]["checkpoint"] = None
+    results = evaluate(run_cfg, checkpoint, threat_models=["white"], out_dir=work_dir(cfg) / "evals" / name)
+    extra_threats = _extra_threats(cfg, run_cfg, name, standard_checkpoint)
+    if extra_threats:
+        extra_cfg = derived_config(run_cfg, {"eval.audit": False, "eval.transfer_from": str(standard_checkpoint)
+                                             if standard_checkpoint else None}, "study.threats")
+        wanted = section(cfg, "threats", {}).get("attacks")
+        specs = [s for s in attack_specs(run_cfg) if not wanted or s["id"] in wanted]
+        extra = evaluate(extra_cfg, checkpoint, attacks=specs, threat_models=extra_threats,
+                         out_dir=work_dir(cfg) / "evals" / f"{name}_threats")
+        results["attacks"].update(extra["attacks"])
+        results["summary"]["worst_case"].update({k: v for k, v in extra["summary"]["worst_case"].items() if k != "white"})
+        results["summary"].setdefault("worst_case_attacks", {}).update(
+            {k: v for k, v in extra["summary"].get("worst_case_attacks", {}).items() if k != "white"})
+    results["run"]["name"] = name
+    path = atomic_write_json(work_dir(cfg) / "results" / f"{name}.json", results)
+    return {"results": rel(cfg, path), "clean": results["clean"]["clip_acc"],
+            "worst_case": results["summary"]["worst_case"]}
+
+
+def _extra_threats(cfg: Mapping, run_cfg: Mapping, name: str, standard_checkpoint: Path | None) -> list[str]:
+    threats = section(cfg, "threats", {}) or {}
+    out = []
+    if run_cfg["train"]["method"] == "abnn" and threats.get("gray", True):
+        out.append("gray")
+    transfer_to = threats.get("transfer_to", ["abnn"])
+    if standard_checkpoint is not None and name in transfer_to and threats.get("transfer", True):
+        out.append("transfer")
+    return out
+
+
+# --------------------------------------------------------------------------- sweeps
+def sweep_points(spec: Mapping) -> list[tuple[float, dict]]:
+    """(x, attack spec) pairs of a sweep: ``{"attack": {name, ...}, "param", "values", "scale"}``."""
+    attack = dict(spec.get("attack") or {})
+    if "name" not in attack:
+        raise ConfigError(f"study sweep: 'attack' needs a 'name' (got {spec!r})")
+    param, scale = spec.get("param", "eps"), float(spec.get("scale", 1.0))
+    step_ratio = spec.get("alpha_ratio")
+    out = []
+    for value in spec.get("values") or []:
+        if float(value) <= 0:
+            continue
+        a = {**attack, "id": f"{param}_{value}", param: float(value) / scale if scale != 1.0 else value}
+        if step_ratio is not None:
+            a["alpha"] = float(value) / scale * float(step_ratio)
+        out.append((value, a))
+    return out
+
+
+def run_sweep(cfg: Mapping, kind: str, trained: Mapping[str, dict]) -> dict:
+    """One sweep (``study.sweeps.<kind>``) over the listed models; writes ``results/sweeps/<kind>.json``."""
+    from videoabnn.engine import evaluate
+
+    spec = section(cfg, "sweeps", {})[kind]
+    names = spec.get("models") or list(trained)
+    points = sweep_points(spec)
+    models = {}
+    for name in names:
+        run_cfg = model_config(cfg, name)
+        run_cfg = derived_config(run_cfg, {"eval.audit": False, "eval.max_batches": spec.get("max_batches"),
+                                           "abnn.substitute.checkpoint": None}, f"study.sweeps.{kind}")
+        res = evaluate(run_cfg, work_dir(cfg) / trained[name]["checkpoint"], attacks=[a for _, a in points],
+                       threat_models=["white"], out_dir=work_dir(cfg) / "sweeps" / kind / name)
+        series = [{"x": 0, "clip_acc": res["clean"]["clip_acc"]}] if spec.get("include_clean", True) else []
+        series += [{"x": x, "clip_acc": res["attacks"][a["id"]]["clip_acc"]} for x, a in points]
+        models[name] = series
+    sweep = {"kind": kind, "x_label": spec.get("x_label", spec.get("param", "x")),
+             "description": spec.get("description", ""), "attack": spec.get("attack"), "models": models}
+    path = atomic_write_json(work_dir(cfg) / "results" / "sweeps" / f"{kind}.json", sweep)
+    return {"sweep": rel(cfg, path)}
+
+
+# --------------------------------------------------------------------------- example frames
+def make_examples(cfg: Mapping, trained: Mapping[str, dict]) -> dict:
+    """Clean / adversarial / amplified-perturbation frames and GIFs for a few attacks on one model."""
+    import torch
+
+    from videoabnn.attacks import build_attack
+    from videoabnn.engine.build import build_dataset
+    from videoabnn.engine.evaluator import attack_params, result_key
+    from videoabnn.models import load_model
+    from videoabnn.report.media import save_example
+
+    spec = section(cfg, "examples", {}) or {}
+    name = spec.get("model", "standard")
+    if name not in trained:
+        raise ConfigError(f"study.examples.model: {name!r} is not one of the trained models ({', '.join(trained)})")
+    run_cfg = model_config(cfg, name)
+    model = load_model(work_dir(cfg) / trained[name]["checkpoint"]).eval()
+    test_set = build_dataset(run_cfg, train=False)
+    index = int(spec.get("clip", 0)) % len(test_set)
+    item = test_set[index]
+    x, y = item["clip"].unsqueeze(0), torch.tensor([int(item["label"])])
+    wanted = spec.get("attacks")
+    classes = list(getattr(test_set, "classes", []) or [])
+    examples = []
+    for a in attack_specs(run_cfg):
+        if wanted and a["id"] not in wanted:
+            continue
+        attack = build_attack(a["name"], model, seed=int(cfg["seed"]), **attack_params(a))
+        if hasattr(attack, "fit"):
+            saved = work_dir(cfg) / "evals" / name / "universal" / f"{result_key(a, 'white')}.pt"
+            if not saved.is_file():
+                continue
+            attack.load(saved)
+        x_adv = attack(x, y)
+        with torch.no_grad():
+            pred_clean, pred_adv = int(model(x).argmax(1)), int(model(x_adv).argmax(1))
+        paths = save_example(work_dir(cfg) / "frames", f"{a['id']}_{name}", x[0], x_adv[0],
+                             mp4=bool(spec.get("mp4", False)))
+        title = (f"{a['id']} on {name}: true {_label(classes, int(y))}, predicted {_label(classes, pred_clean)} "
+                 f"clean -> {_label(classes, pred_adv)} adversarial")
+        examples.append({"title": title, "attack": a["id"], "model": name,
+                         **{k: rel(cfg, p) for k, p in paths.items()}})
+    return {"examples": examples}
+
+
+def _label(classes: list[str], k: int) -> str:
+    return classes[k] if k < len(classes) else str(k)
