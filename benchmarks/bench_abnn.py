@@ -49,7 +49,11 @@ def _forward(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     def run() -> None:
         model.eval()
         with torch.no_grad():
-            model(x)
+            if isinstance(model, nn.ModuleList):
+                for m in model:
+                    m(x)
+            else:
+                model(x)
     return run
 
 
@@ -83,12 +87,16 @@ def bench_pair(sub_name: str, sub_kw: dict, tgt: str, tgt_kw: dict, batch: int, 
     x = torch.rand(batch, 3, frames, size, size, device=device)
     y = torch.randint(0, 101, (batch,), device=device)
     sub = abnn.substitute
-    fwd = timed({"t": _forward(target_alone, x), "s": _forward(sub, x), "a": _forward(abnn, x)}, device, repeats)
+    both = _forward(nn.ModuleList([target_alone, sub]), x)  # the two networks back to back, no ABNN layers
+    fwd = timed({"t": _forward(target_alone, x), "s": _forward(sub, x), "a": _forward(abnn, x),
+                 "ts": both}, device, repeats)
     step = timed({"t": _train_step(target_alone, x, y), "a": _train_step(abnn, x, y)}, device, repeats)
     grad = timed({"t": _input_grad(target_alone, x, y), "s": _input_grad(sub, x, y),
                   "a": _input_grad(abnn, x, y)}, device, repeats)
     print(f"\n== substitute {sub_name} -> target {tgt}: batch {batch}, {frames}x{size}x{size}, {device} ==")
-    print(f"substitute alone: forward {fwd['s']:.1f} ms, forward+input-backward {grad['s']:.1f} ms")
+    print(f"substitute alone: forward {fwd['s']:.1f} ms, forward+input-backward {grad['s']:.1f} ms; target and "
+          f"substitute forwards back to back (no adaptive layers): {fwd['ts']:.1f} ms "
+          f"(= target + {fwd['ts'] - fwd['t']:.1f} ms)")
     rows = (("forward (eval, no grad)", fwd, fwd["s"], "sub fwd"),
             ("train step (fwd+bwd)", step, fwd["s"], "sub fwd"),
             ("white-box input grad", grad, grad["s"], "sub fwd+bwd"))
@@ -108,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--pairs", default="all", help="'all', 'tiny' or 'resnext'")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

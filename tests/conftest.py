@@ -18,7 +18,7 @@ def _seed_torch():
 @pytest.fixture(scope="session")
 def synthetic_ucf_root(tmp_path_factory):
     """A tiny synthetic set in the official UCF101 layout (4 motion classes x 25 groups x 1 clip, 12 frames
-    of 64x48), generated once per test session. Pass it as ``data.root`` with ``data.name=synthetic`` and
+    of 40x40), generated once per test session. Pass it as ``data.root`` with ``data.name=synthetic`` and
     ``data.synthetic.preset=quick``, or to ``UCF101(root, split, train)``."""
     from videoabnn.data import generate_synthetic
 

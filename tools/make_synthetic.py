@@ -24,6 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fps", type=int, default=25)
     p.add_argument("--overwrite", action="store_true", help="replace a set generated with other parameters")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count, max 8)")
     return p.parse_args(argv)
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = generate_synthetic(
         a.root, a.variant, a.layout, a.preset, num_classes=a.num_classes, groups=a.groups,
         clips_per_group=a.clips_per_group, frames=a.frames, width=a.width, height=a.height, fps=a.fps,
-        seed=a.seed, overwrite=a.overwrite, progress=a.progress,
+        seed=a.seed, overwrite=a.overwrite, progress=a.progress, workers=a.workers,
     )
     print(format_summary(summary))
     return 0

@@ -10,13 +10,13 @@ from videoabnn.attacks import audit_gradient_masking
 
 from .conftest import Quantised, Scaled
 
-SETTINGS = dict(eps_list=(4 / 255, 16 / 255), eps=8 / 255, steps=5, more_steps=10, restarts=2, square_queries=30)
+SETTINGS = dict(eps_list=(16 / 255,), eps=8 / 255, steps=4, more_steps=8, restarts=2, square_queries=10)
 
 
 @pytest.fixture(scope="module")
 def batches(data):
     x, y = data["test"]
-    return [(x[:16], y[:16]), {"clip": x[16:32], "label": y[16:32]}]
+    return [(x[:10], y[:10]), {"clip": x[10:20], "label": y[10:20]}]
 
 
 def test_audit_passes_normal_model(trained, batches):

@@ -111,3 +111,9 @@ def test_unrecognised_file_is_a_clear_error(tmp_path):
     torch.save([1, 2, 3], tmp_path / "list.pt")
     with pytest.raises(ValueError, match="unrecognised checkpoint format"):
         load_pretrained(create_model("tiny_r3d", num_classes=2, width=4), tmp_path / "list.pt")
+
+
+def test_shortcut_mismatch_gets_a_hint(tmp_path):
+    torch.save(_hara_native(create_model("resnet3d_10", num_classes=3, width=8, shortcut="B")), tmp_path / "b.pth")
+    with pytest.raises(ValueError, match="shortcut='B'"):
+        load_pretrained(create_model("resnet3d_10", num_classes=3, width=8, shortcut="A"), tmp_path / "b.pth")

@@ -114,6 +114,15 @@ def _format_keys(keys: list[str]) -> str:
     return shown + (f", ... ({len(keys) - MAX_LISTED} more)" if len(keys) > MAX_LISTED else "")
 
 
+def _shortcut_hint(missing: list[str], unexpected: list[str]) -> str:
+    """Point at the Hara shortcut type when only downsample layers disagree."""
+    if unexpected and all(".downsample." in k for k in unexpected) and not missing:
+        return "\n  hint: the checkpoint has shortcut-B (conv) downsample layers: build the model with shortcut='B'"
+    if missing and all(".downsample." in k for k in missing) and not unexpected:
+        return "\n  hint: the checkpoint has no downsample layers (shortcut A): build the model with shortcut='A'"
+    return ""
+
+
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, fmt: str = "state_dict",
                arch: str | None = None) -> LoadReport:
     """Load a (native or videoabnn) state dict into ``model``; reset the head on a class-count change."""
@@ -138,7 +147,7 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, fm
             f"{source}: {fmt} checkpoint{arch_note} does not fit this model architecture.\n"
             f"  missing keys ({len(missing)}): {_format_keys(missing)}\n"
             f"  unexpected keys ({len(unexpected)}): {_format_keys(unexpected)}\n"
-            f"  shape mismatches ({len(mismatched)}): {_format_keys(mismatched)}")
+            f"  shape mismatches ({len(mismatched)}): {_format_keys(mismatched)}{_shortcut_hint(missing, unexpected)}")
     if head_keys and not head_keys <= set(state):
         reinit = True
     result = model.load_state_dict(state, strict=False)

@@ -71,7 +71,7 @@ def plot_curves(sweep: Mapping, path: str | os.PathLike, *, ylabel: str = "clip 
 
 
 def plot_position_heatmap(sweep: Mapping, path: str | os.PathLike, *, panel_size: float = 3.2) -> Path:
-    """One heat-map panel per model: accuracy (%) by sticker position (row = top, column = left)."""
+    """One heat-map panel per model: accuracy (%) by patch/sticker position (row = top, column = left pixel)."""
     models = _check_sweep(sweep, str(path))
     n = len(models)
     fig, axes = plt.subplots(1, n, figsize=(panel_size * n + 0.8, panel_size + 0.4), squeeze=False)
@@ -81,16 +81,16 @@ def plot_position_heatmap(sweep: Mapping, path: str | os.PathLike, *, panel_size
         image = ax.imshow(acc, vmin=0, vmax=100, cmap="viridis", origin="upper")
         ax.set_xticks(range(len(grid["cols"])), [str(c) for c in grid["cols"]], fontsize=7)
         ax.set_yticks(range(len(grid["rows"])), [str(r) for r in grid["rows"]], fontsize=7)
-        ax.set_xlabel("sticker left (px)")
+        ax.set_xlabel("left (px)")
         if ax is axes[0][0]:
-            ax.set_ylabel("sticker top (px)")
+            ax.set_ylabel("top (px)")
         ax.set_title(str(name), fontsize=9)
         for (i, j), value in np.ndenumerate(acc):
             ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6,
                     color="white" if value < 50 else "black")
     if image is not None:
         fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="accuracy (%)")
-    fig.suptitle(str(sweep.get("title", "accuracy by sticker position")), fontsize=10)
+    fig.suptitle(str(sweep.get("title", "accuracy by position")), fontsize=10)
     return _save(fig, path)
 
 

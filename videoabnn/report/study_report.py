@@ -87,9 +87,9 @@ def make_plots(study_dir: Path, results: Sequence[Mapping], sweeps: Mapping[str,
             path = plots.plot_curves(sweep, study_dir / "plots" / name, chance=chance)
             out.append((path.relative_to(study_dir).as_posix(), caption))
     if sweeps.get("position", {}).get("models"):
-        sweep = {"title": "Accuracy by sticker position (white-box)", **sweeps["position"]}
+        sweep = {"title": "Accuracy by patch/sticker position (white-box)", **sweeps["position"]}
         path = plots.plot_position_heatmap(sweep, study_dir / "plots" / "acc_by_position.png")
-        out.append((path.relative_to(study_dir).as_posix(), "Accuracy by sticker position"))
+        out.append((path.relative_to(study_dir).as_posix(), "Accuracy by patch/sticker position (top-left pixel)"))
     return out
 
 
@@ -108,14 +108,27 @@ def _training_table(results: Sequence[Mapping]) -> str:
         cfg = res.get("config") or {}
         train, model, data = cfg.get("train") or {}, cfg.get("model") or {}, cfg.get("data") or {}
         run = res.get("run") or {}
-        extra = {k: v for k, v in (train.get("attack") or {}).items()}
+        method = str(run.get("method", train.get("method", "?")))
+        extra = dict(train.get("attack") or {}) if method not in ("standard", "abnn") else {}
         extra.update(train.get("method_args") or {})
-        rows.append([model_name(res), str(run.get("method", train.get("method", "?"))), str(model.get("name", "?")),
+        rows.append([model_name(res), method, str(model.get("name", "?")),
                      str(run.get("epochs", train.get("epochs", "?"))), str(train.get("lr", "?")),
                      str(data.get("batch_size", "?")), str(res.get("seed", cfg.get("seed", "?"))),
                      json.dumps(extra) if extra else "–"])
     return markdown_table(["model", "method", "backbone", "epochs", "lr", "batch", "seed", "method settings"], rows,
                           ["l", "l", "l", "r", "r", "r", "r", "l"])
+
+
+def _data_table(data: Mapping) -> str:
+    rows = []
+    for role, d in data.items():
+        splits = "; ".join(f"split {k}: {v.get('train')} train / {v.get('test')} test"
+                           for k, v in (d.get("splits") or {}).items() if isinstance(v, Mapping))
+        rows.append([role, str(d.get("variant", "")), str(len(d.get("classes") or [])), str(d.get("videos", "")),
+                     str(d.get("frames", "")), str(d.get("size", "")), splits, str(d.get("seed", "")),
+                     f"`{d.get('root', '')}`"])
+    return markdown_table(["data set", "variant", "classes", "videos", "frames", "size", "splits", "seed", "root"],
+                          rows, ["l", "l", "r", "r", "r", "l", "l", "r", "l"])
 
 
 def _environment_lines(results: Sequence[Mapping], meta: Mapping) -> list[str]:
@@ -177,7 +190,8 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
             doc.image(path, caption)
     for kind in ("eps", "size", "frames"):
         if sweeps.get(kind, {}).get("models"):
-            doc.para(f"Sweep `{kind}` ({sweeps[kind].get('description', sweeps[kind].get('x_label', ''))}):")
+            about = sweeps[kind].get("description") or sweeps[kind].get("x_label") or kind
+            doc.para(f"Sweep `{kind}` ({about}), clip accuracy in %:")
             doc.table(sweep_table(sweeps[kind]))
 
     examples = _examples(study_dir, meta)
@@ -187,6 +201,12 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
                  "range (grey = no change). Click for the animated GIF.")
         for ex in examples:
             doc.image(ex["png"], str(ex.get("title", ex["png"])), ex.get("gif"))
+
+    patches = sorted((study_dir / "patches").glob("*/*.png"))
+    if patches:
+        doc.heading("Universal patches")
+        for path in patches:
+            doc.image(path.relative_to(study_dir).as_posix(), f"{path.parent.name}: {path.stem}")
 
     doc.heading("Gradient-masking checks")
     doc.table(audit_table(results))
@@ -203,8 +223,7 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
     doc.table(_training_table(results))
     data = meta.get("data")
     if data:
-        doc.para("Data sets:")
-        doc.code(json.dumps(data, indent=2))
+        doc.table(_data_table(data))
     stages = meta.get("stages")
     if stages:
         doc.table(markdown_table(["stage", "seconds"], [[k, f"{float(v.get('seconds', 0)):.1f}"]

@@ -269,9 +269,12 @@ def audit_rows(result: Mapping) -> list[tuple[str, bool | None, str]]:
     for check in checks or []:
         if not isinstance(check, Mapping):
             continue
-        detail = check.get("detail") or check.get("message") or check.get("details") or ""
+        detail = check.get("reason") or check.get("detail") or check.get("message") or ""
         if isinstance(detail, (dict, list)):
             detail = json.dumps(detail)
+        if check.get("value") is not None:
+            limit = f" (threshold {_fmt_param(check['threshold'])})" if check.get("threshold") is not None else ""
+            detail = f"value {_fmt_param(check['value'])}{limit}" + (f"; {detail}" if detail else "")
         passed = check.get("passed")
         rows.append((str(check.get("name", "?")), None if passed is None else bool(passed), str(detail)))
     return rows

@@ -80,12 +80,23 @@ def _standard_checkpoint(cfg: Mapping, trained: Mapping[str, dict]) -> Path | No
     return None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux), for the report's machine line."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
 def write_meta(cfg: Mapping, data: Mapping, names: list[str], stages: Mapping[str, dict], examples: list,
                seconds: float) -> Path:
     """``study.json``: what the report needs besides the result files (settings, timings, data, examples)."""
     classes = (data.get("study") or {}).get("classes") or []
     env = environment_info()
-    machine = env.get("cuda") or env.get("processor") or env.get("machine") or "unknown CPU"
+    machine = env.get("cuda") or cpu_model() or env.get("processor") or env.get("machine") or "unknown CPU"
     meta = {
         "title": steps.section(cfg, "title", "videoabnn robustness study"),
         "profile": cfg["study"].get("profile", "default"),

@@ -25,14 +25,26 @@ def set_dotted(data: dict, dotted: str, value: Any) -> None:
     node[keys[-1]] = copy.deepcopy(value)
 
 
+def flatten_overrides(overrides: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted keys replace their value whole; a plain key holding a mapping is merged key by key
+    (so ``{"data": {"root": x}}`` sets only ``data.root``, while ``{"train.attack": {...}}`` replaces it)."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if "." not in str(key) and isinstance(value, Mapping) and value:
+            out.update(flatten_overrides(value, prefix=f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def apply_dotted(data: Mapping, overrides: Mapping[str, Any] | None, source: str) -> dict:
-    """A copy of ``data`` with each ``dotted.key: value`` of ``overrides`` set."""
+    """A copy of ``data`` with each ``dotted.key: value`` of ``overrides`` set (see :func:`flatten_overrides`)."""
     out = copy.deepcopy(dict(data))
     if overrides is None:
         return out
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{source}: expected a mapping of dotted keys to values, got {overrides!r}")
-    for key, value in overrides.items():
+    for key, value in flatten_overrides(overrides).items():
         set_dotted(out, str(key), value)
     return out
 

@@ -130,9 +130,11 @@ def run_evaluation(cfg: Mapping, name: str, checkpoint: Path, standard_checkpoin
     """White-box evaluation (+ audit); for ABNN also gray-box and transfer rows, merged into one file."""
     from videoabnn.engine import evaluate
 
-    run_cfg = model_config(cfg, name, substitute=None)
-    run_cfg["abnn"]["substitute"]["checkpoint"] = None
+    run_cfg = derived_config(model_config(cfg, name), {"eval.audit": False}, "study.audit")
     results = evaluate(run_cfg, checkpoint, threat_models=["white"], out_dir=work_dir(cfg) / "evals" / name)
+    if cfg["eval"].get("audit"):
+        surrogate = standard_checkpoint if standard_checkpoint not in (None, checkpoint) else None
+        results["audit"] = run_audit(cfg, run_cfg, checkpoint, surrogate)
     extra_threats = _extra_threats(cfg, run_cfg, name, standard_checkpoint)
     if extra_threats:
         extra_cfg = derived_config(run_cfg, {"eval.audit": False, "eval.transfer_from": str(standard_checkpoint)
@@ -149,6 +151,31 @@ def run_evaluation(cfg: Mapping, name: str, checkpoint: Path, standard_checkpoin
     path = atomic_write_json(work_dir(cfg) / "results" / f"{name}.json", results)
     return {"results": rel(cfg, path), "clean": results["clean"]["clip_acc"],
             "worst_case": results["summary"]["worst_case"]}
+
+
+def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path | None) -> dict:
+    """The gradient-masking checks on the first ``eval.audit_batches`` test batches, with the
+    settings of ``study.audit`` (white-box vs transfer from ``surrogate`` when given)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from videoabnn.attacks import audit_gradient_masking
+    from videoabnn.engine.build import build_dataset
+    from videoabnn.models import load_model
+
+    test_set = build_dataset(run_cfg, train=False)
+    batch_size = run_cfg["data"].get("test_batch_size") or run_cfg["data"]["batch_size"]
+    loader = DataLoader(test_set, batch_size=int(batch_size), shuffle=False, num_workers=0)
+    batches = []
+    for b, batch in enumerate(loader):
+        if b >= int(cfg["eval"].get("audit_batches") or 1):
+            break
+        batches.append((batch["clip"], torch.as_tensor(batch["label"])))
+    model = load_model(checkpoint).eval()
+    other = load_model(surrogate).eval() if surrogate is not None else None
+    args = dict(section(cfg, "audit", {}) or {})
+    report = audit_gradient_masking(model, batches, other, seed=int(cfg["seed"]), **args)
+    return report.to_dict()
 
 
 def _extra_threats(cfg: Mapping, run_cfg: Mapping, name: str, standard_checkpoint: Path | None) -> list[str]:
@@ -222,9 +249,7 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict]) -> dict:
     run_cfg = model_config(cfg, name)
     model = load_model(work_dir(cfg) / trained[name]["checkpoint"]).eval()
     test_set = build_dataset(run_cfg, train=False)
-    index = int(spec.get("clip", 0)) % len(test_set)
-    item = test_set[index]
-    x, y = item["clip"].unsqueeze(0), torch.tensor([int(item["label"])])
+    x, y = _correctly_classified(model, test_set, int(spec.get("clip", 0)))
     wanted = spec.get("attacks")
     classes = list(getattr(test_set, "classes", []) or [])
     examples = []
@@ -251,3 +276,18 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict]) -> dict:
 
 def _label(classes: list[str], k: int) -> str:
     return classes[k] if k < len(classes) else str(k)
+
+
+def _correctly_classified(model, test_set, start: int, tries: int = 64):
+    """The first test clip from index ``start`` that ``model`` classifies correctly (else clip ``start``)."""
+    import torch
+
+    first = None
+    for offset in range(min(tries, len(test_set))):
+        item = test_set[(start + offset) % len(test_set)]
+        x, y = item["clip"].unsqueeze(0), torch.tensor([int(item["label"])])
+        first = first or (x, y)
+        with torch.no_grad():
+            if int(model(x).argmax(1)) == int(y):
+                return x, y
+    return first

@@ -1,0 +1,212 @@
+"""Universal patch / frame studies: fit universal attacks against one or several checkpoints, then
+sweep their size, position and number of attacked frames.
+
+Outputs under the work dir (the same layout as the robustness study, so ``build_report`` reads it):
+``results/<model>.json`` (clean + one row per size), ``results/sweeps/{size,position,frames}.json``,
+``patches/<model>/*.pt`` + ``.png`` (the trained patches), ``frames/*.png|gif`` (example clips),
+``study.json``, ``report.md`` and ``report.html``. Attacks run in eval mode, white-box.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from videoabnn.config import ConfigError
+from videoabnn.utils import atomic_write_json, environment_info, seed_everything
+
+KINDS = ("universal_patch", "universal_framing")
+SIZE_PARAM = {"universal_patch": "size", "universal_framing": "width"}
+
+
+def _settings(cfg: Mapping) -> dict:
+    spec = dict((cfg.get("study") or {}).get("patch_study") or {})
+    if not spec.get("checkpoints"):
+        raise ConfigError("study.patch_study.checkpoints: expected a mapping of model name -> checkpoint path "
+                          "(or pass --checkpoints NAME=PATH ...)")
+    kind = spec.get("kind", "universal_patch")
+    if kind not in KINDS:
+        raise ConfigError(f"study.patch_study.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    if not spec.get("sizes"):
+        raise ConfigError("study.patch_study.sizes: expected a non-empty list of sizes (fractions of the frame)")
+    return spec
+
+
+def _batches(dataset, batch_size: int, max_batches: int | None) -> list[tuple[Tensor, Tensor]]:
+    """The first ``max_batches`` batches (all when None), in dataset order, kept in memory."""
+    from torch.utils.data import DataLoader
+
+    out = []
+    for b, batch in enumerate(DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)):
+        if max_batches is not None and b >= int(max_batches):
+            break
+        out.append((batch["clip"], torch.as_tensor(batch["label"])))
+    if not out:
+        raise ValueError("the data set yielded no batches (empty split or max_batches=0)")
+    return out
+
+
+@torch.no_grad()
+def _correct(model: nn.Module, batches: list[tuple[Tensor, Tensor]], transform: Callable[[Tensor], Tensor]) -> Tensor:
+    """Per-clip correctness of ``model`` on ``transform(x)`` over all batches."""
+    return torch.cat([model(transform(x)).argmax(1).eq(y) for x, y in batches])
+
+
+def _entry(kind: str, params: dict, correct: Tensor, clean: Tensor, seconds: float) -> dict:
+    fooled = (clean & ~correct).sum().item()
+    return {"name": kind, "threat": "white", "params": params, "clip_acc": correct.float().mean().item(),
+            "video_acc": None, "success_rate": fooled / max(1, int(clean.sum().item())),
+            "mean_linf": None, "mean_l2": None, "seconds": seconds}
+
+
+def position_grid(h: int, w: int, side: int, steps: int) -> tuple[list[int], list[int]]:
+    """Top-left pixel rows/columns of a ``steps`` x ``steps`` grid of patch places inside an h x w frame."""
+    def axis(full: int) -> list[int]:
+        last = max(0, full - side)
+        return sorted({round(last * i / max(1, steps - 1)) for i in range(steps)})
+
+    return axis(h), axis(w)
+
+
+def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, test_batches: list,
+                log: Callable[[str], None] = print) -> dict:
+    """All sweeps for one checkpoint; returns its results dict and its sweep series."""
+    from videoabnn.attacks import build_attack, parse_frames
+    from videoabnn.models import load_model
+    from videoabnn.report.media import save_example
+
+    spec = _settings(cfg)
+    kind, param = spec.get("kind", "universal_patch"), SIZE_PARAM[spec.get("kind", "universal_patch")]
+    work = Path(cfg["work_dir"])
+    seed = int(cfg["seed"])
+    model = load_model(checkpoint).eval()
+    clean = _correct(model, test_batches, lambda x: x)
+    fit = dict(spec.get("fit") or {})
+    if kind == "universal_patch":
+        fit.update(spec.get("eot") or {})
+    epochs = int(fit.pop("epochs", 5))
+    attacks, series, fitted = {}, [], {}
+    for size in spec["sizes"]:
+        start = time.perf_counter()
+        attack = build_attack(kind, model, seed=seed, epochs=epochs, **{param: float(size)}, **fit)
+        attack.fit(train_batches)
+        attack.save(work / "patches" / name / f"{kind}_{size}.pt")
+        correct = _correct(model, test_batches, lambda x, a=attack: a(x, torch.zeros(len(x), dtype=torch.long)))
+        key = f"{kind}_{size}"
+        attacks[key] = _entry(kind, {param: float(size), "epochs": epochs, **fit}, correct, clean,
+                              time.perf_counter() - start)
+        attacks[key]["_correct"] = correct
+        series.append({"x": float(size), "clip_acc": attacks[key]["clip_acc"]})
+        fitted[float(size)] = attack
+        log(f"[patch study] {name}: {kind} {param}={size}: accuracy {attacks[key]['clip_acc']:.3f} "
+            f"(clean {clean.float().mean().item():.3f})")
+    ref_size = float(spec.get("position_size", spec["sizes"][len(spec["sizes"]) // 2]))
+    ref = fitted.get(ref_size) or next(iter(fitted.values()))
+    frames_series = []
+    for k in spec.get("frame_counts") or []:
+        ref.frames = parse_frames(f"first:{int(k)}")
+        correct = _correct(model, test_batches, lambda x, a=ref: a(x, torch.zeros(len(x), dtype=torch.long)))
+        frames_series.append({"x": int(k), "clip_acc": correct.float().mean().item()})
+    ref.frames = parse_frames("all")
+    grid = None
+    if kind == "universal_patch" and spec.get("position_steps"):
+        grid = _position_grid(model, ref, test_batches, int(spec["position_steps"]))
+    examples = []
+    x0, _ = test_batches[0]
+    for i in range(min(int(spec.get("examples", 2)), len(x0))):
+        x_adv = ref(x0[i:i + 1], torch.zeros(1, dtype=torch.long))
+        paths = save_example(work / "frames", f"{kind}_{name}_{i}", x0[i], x_adv[0], mp4=bool(spec.get("mp4", True)))
+        examples.append({"title": f"{kind} ({param} {ref_size}) on {name}, test clip {i}", "model": name,
+                         **{k: p.relative_to(work).as_posix() for k, p in paths.items()}})
+    return {"clean": clean, "attacks": attacks, "size": series, "frames": frames_series, "position": grid,
+            "examples": examples, "model": model}
+
+
+def _position_grid(model: nn.Module, attack: Any, batches: list, steps: int) -> dict:
+    """Accuracy with the patch at each place of a grid (no rotation, unit scale)."""
+    x0 = batches[0][0]
+    h, w = x0.shape[-2:]
+    side = int(attack.param.shape[-1])
+    rows, cols = position_grid(h, w, side, steps)
+    acc = []
+    for top in rows:
+        line = []
+        for left in cols:
+            place = {"cy": top + side / 2, "cx": left + side / 2, "scale": 1.0, "angle": 0.0}
+            correct = _correct(model, batches, lambda x, p=place: attack.apply(x, placement=p))
+            line.append(correct.float().mean().item())
+        acc.append(line)
+    return {"rows": rows, "cols": cols, "acc": acc, "side": side}
+
+
+def _results_file(cfg: Mapping, name: str, checkpoint: Path, out: dict) -> dict:
+    """A results dict in the schema of docs/design.md (white-box rows, per-clip worst case)."""
+    from videoabnn.models.checkpoint import load_checkpoint
+
+    meta = load_checkpoint(checkpoint)
+    clean = out["clean"]
+    worst = clean.clone()
+    attacks = {}
+    for key, entry in out["attacks"].items():
+        worst &= entry.pop("_correct")
+        attacks[key] = entry
+    accs = [a["clip_acc"] for a in attacks.values()]
+    clean_acc = clean.float().mean().item()
+    return {"run": {"name": name, "method": meta.get("method", name), "checkpoint": str(checkpoint),
+                    "train_seconds": meta.get("train_seconds"), "epochs": meta.get("epochs")},
+            "clean": {"clip_acc": clean_acc, "video_acc": None, "per_class": {}},
+            "attacks": attacks,
+            "summary": {"threat": "white", "acc_adv": sum(accs) / len(accs), "acc_all": (clean_acc + sum(accs)) / (len(accs) + 1),
+                        "worst_case": {"white": worst.float().mean().item()}},
+            "audit": None, "num_clips": len(clean),
+            "config": {k: v for k, v in (cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)).items()},
+            "environment": environment_info(), "seed": int(cfg["seed"])}
+
+
+def run_patch_study(cfg: Mapping, log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Fit, sweep and report; returns the report's paths."""
+    from videoabnn.engine.build import build_dataset
+    from videoabnn.report.study_report import build_report
+
+    start = time.perf_counter()
+    spec = _settings(cfg)
+    seed_everything(int(cfg["seed"]))
+    work = Path(cfg["work_dir"])
+    batch_size = int(cfg["data"].get("test_batch_size") or cfg["data"]["batch_size"])
+    train_batches = _batches(build_dataset(cfg, train=True), batch_size, spec.get("fit_batches"))
+    test_batches = _batches(build_dataset(cfg, train=False), batch_size, spec.get("test_batches"))
+    kind = spec.get("kind", "universal_patch")
+    sweeps: dict[str, dict] = {"size": {}, "frames": {}, "position": {}}
+    examples, names = [], []
+    for name, path in spec["checkpoints"].items():
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"study.patch_study.checkpoints.{name}: checkpoint not found: {path}")
+        log(f"[patch study] {name}: {path}")
+        out = study_model(cfg, name, path, train_batches, test_batches, log)
+        atomic_write_json(work / "results" / f"{name}.json", _results_file(cfg, name, path, out))
+        sweeps["size"][name] = [{"x": 0.0, "clip_acc": out["clean"].float().mean().item()}] + out["size"]
+        if out["frames"]:
+            sweeps["frames"][name] = out["frames"]
+        if out["position"]:
+            sweeps["position"][name] = out["position"]
+        examples += out["examples"]
+        names.append(name)
+    labels = {"size": f"{SIZE_PARAM[kind]} (fraction of the frame side)", "frames": "attacked frames (first k)"}
+    for key, models in sweeps.items():
+        if models:
+            atomic_write_json(work / "results" / "sweeps" / f"{key}.json",
+                              {"kind": key, "x_label": labels.get(key, key), "description": kind, "models": models})
+    env = environment_info()
+    atomic_write_json(work / "study.json", {
+        "title": spec.get("title", f"videoabnn {kind} study"), "profile": "patch_study",
+        "machine": f"{env.get('cuda') or env.get('machine')}; {env.get('cpu_count')} CPU cores visible",
+        "total_seconds": time.perf_counter() - start, "models": names, "examples": examples,
+        "study": {"patch_study": spec, "report": (cfg.get("study") or {}).get("report") or {}},
+        "seed": int(cfg["seed"]), "environment": env})
+    return build_report(work)
