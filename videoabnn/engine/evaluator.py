@@ -275,6 +275,7 @@ def evaluate(cfg: Mapping, checkpoint: str | Path, attacks: Sequence | str | Non
                         "checkpoint": str(checkpoint), "train_seconds": data.get("train_seconds"),
                         "epochs": data.get("epochs")}}
     run.load_state(run.fingerprint(len(test_set)))
+    barrier()  # every rank has read the saved state before rank 0 writes a new one
     if info.is_main:
         save_config(cfg, run.out_dir / "config.yaml")
     loader, batch_ids = eval_loader(test_set, cfg, info, cfg["eval"].get("max_batches"))
@@ -321,8 +322,18 @@ def _attackers(cfg: Mapping, model: nn.Module, threats: list[str], device: torch
                                       f"checkpoint is a {type(model).__name__}")
             out[th] = model.gray_box().to(device).eval()
         else:
-            out[th] = _load(cfg["eval"]["transfer_from"], device)
+            surrogate = _load(cfg["eval"]["transfer_from"], device)
+            k_model, k_sur = _num_classes(model), _num_classes(surrogate)
+            if k_model is not None and k_sur is not None and k_model != k_sur:
+                raise CheckpointError(f"eval.transfer_from {cfg['eval']['transfer_from']}: the surrogate has {k_sur} "
+                                      f"classes, the evaluated model {k_model}")
+            out[th] = surrogate
     return out
+
+
+def _num_classes(model: nn.Module) -> int | None:
+    spec = getattr(model, "videoabnn_spec", None) or getattr(getattr(model, "model", None), "videoabnn_spec", None)
+    return int(spec["num_classes"]) if spec else None
 
 
 def _run_attack(run: _Run, model: nn.Module, attacker: nn.Module, spec: dict, threat: str, index: int,
@@ -353,7 +364,8 @@ def _run_attack(run: _Run, model: nn.Module, attacker: nn.Module, spec: dict, th
 def _fit_universal(run: _Run, attack: Any, spec: dict, threat: str, train_set: Dataset | None) -> None:
     """Fit a universal attack on the training split (rank 0), save it, and load it on every rank."""
     cfg = run.cfg
-    path = run.out_dir / "universal" / f"{result_key(spec, threat).replace('@', '_')}.pt"
+    digest = hashlib.sha256(json.dumps(attack_params(spec), sort_keys=True).encode()).hexdigest()[:8]
+    path = run.out_dir / "universal" / f"{result_key(spec, threat).replace('@', '_')}_{digest}.pt"
     if run.info.is_main and not path.is_file():
         train_set = train_set if train_set is not None else build_dataset(cfg, train=True)
         fit_batches = cfg["eval"].get("fit_batches")
