@@ -6,7 +6,7 @@ import torch
 from videoabnn.abnn import ABNN
 from videoabnn.models import create_model, load_model, save_model
 
-X = (3, 3, 8, 32, 32)
+X = (3, 3, 4, 32, 32)
 
 
 def _abnn(mode="modulate", **kw):
@@ -108,7 +108,7 @@ def test_checkpoint_restores_both_parts(tmp_path):
     sub_path = save_model(sub, tmp_path / "sub.pt")
     model = create_model("abnn", num_classes=4, substitute="tiny_r3d", substitute_checkpoint=str(sub_path),
                          target_kwargs={"width": 8}, mode="replace")
-    x = torch.rand(2, 3, 8, 32, 32)
+    x = torch.rand(2, 3, 4, 32, 32)
     assert torch.equal(model.substitute(x), sub(x))
     _perturb_adaptive(model)
     model.eval()

@@ -32,7 +32,24 @@ def stage_names(cfg: Mapping) -> list[str]:
 
 
 def run_study(cfg: Mapping, *, force: bool = False, log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Run (or resume) the whole study described by ``cfg``; returns the report's paths."""
+    """Run (or resume) the whole study described by ``cfg``; returns the report's paths.
+
+    ``study.threads`` (when set) fixes torch's CPU thread count for the run (tiny clips run faster on
+    one thread than on several contended ones); the previous setting is restored afterwards.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    threads = steps.section(cfg, "threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return _run_study(cfg, force=force, log=log)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict[str, Path]:
     start = time.perf_counter()
     work = steps.work_dir(cfg)
     work.mkdir(parents=True, exist_ok=True)

@@ -61,11 +61,20 @@ def make_data(cfg: Mapping) -> dict:
 
 
 # --------------------------------------------------------------------------- training
+def frame_cache(cfg: Mapping) -> str | None:
+    """``data.cache_dir`` if set, else ``<work_dir>/cache`` (every video is read many times in a study)
+    unless ``study.frame_cache`` is false."""
+    if cfg["data"].get("cache_dir") or not section(cfg, "frame_cache", True):
+        return cfg["data"].get("cache_dir")
+    return str(work_dir(cfg) / "cache")
+
+
 def substitute_config(cfg: Mapping) -> Config:
     """Config of the substitute pretraining run (pretraining set, substitute architecture)."""
     sub = cfg["abnn"]["substitute"]
     return derived_config(cfg, section(cfg, "pretrain", {}), "study.pretrain", name="substitute",
                           work_dir=str(work_dir(cfg) / "runs" / "substitute"), train__method="standard",
+                          data__cache_dir=frame_cache(cfg),
                           model__name=sub["name"], model__kwargs=dict(sub.get("kwargs") or {}),
                           model__pretrained=None)
 
@@ -73,7 +82,8 @@ def substitute_config(cfg: Mapping) -> Config:
 def model_config(cfg: Mapping, name: str, substitute: str | None = None) -> Config:
     """Config of one trained model of the study (same data, backbone and epochs unless overridden)."""
     overrides = dict(methods(cfg)[name])
-    fixed: dict[str, Any] = {"name": name, "work_dir": str(work_dir(cfg) / "runs" / name)}
+    fixed: dict[str, Any] = {"name": name, "work_dir": str(work_dir(cfg) / "runs" / name),
+                             "data__cache_dir": frame_cache(cfg)}
     if "train.method" not in overrides:
         fixed["train__method"] = name
     if substitute is not None:
