@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from videoabnn.report import build_report
     from videoabnn.study import load_study_config, run_study
+    from videoabnn.study.pipeline import publish_to_readme
 
     profile = "quick" if args.quick else "large" if args.large else "default"
     try:
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.report_only:
         paths = build_report(cfg["work_dir"])
+        publish_to_readme(cfg)
     else:
         paths = run_study(cfg, force=args.force)
     print(f"report: {paths['markdown']}\n        {paths['html']}")

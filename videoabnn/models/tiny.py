@@ -29,9 +29,14 @@ class TinyStem(nn.Module):
 @register_model("tiny_r3d", frames=8, crop=32, mean=TINY_MEAN, std=TINY_STD, family="tiny")
 def build_tiny_r3d(num_classes: int, width: int = 16, depth: int = 1, shortcut: str = "B",
                    dropout: float = 0.0) -> StagedBackbone:
-    """Tiny 3D ResNet: widths w/2w/4w/8w, ``depth`` basic blocks per stage, for 8x32x32 clips."""
+    """Tiny 3D ResNet: widths w/2w/4w/8w, ``depth`` basic blocks per stage, for 8x32x32 clips.
+
+    Convolutions keep PyTorch's default init: with Hara's kaiming fan-out init this network fitted the
+    synthetic motion classes several times slower (10 epochs: 15% vs 84% test accuracy).
+    """
     if width < 1 or depth < 1:
         raise ValueError(f"tiny_r3d: width and depth must be >= 1, got width={width} depth={depth}")
     return hara_backbone(num_classes, block="basic", layers=[depth] * 4,
                          planes=[width, width * 2, width * 4, width * 8], shortcut=shortcut,
-                         stem_channels=width, stem=TinyStem(width), dropout=dropout, family="tiny")
+                         stem_channels=width, stem=TinyStem(width), dropout=dropout, family="tiny",
+                         conv_init="default")

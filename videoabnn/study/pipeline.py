@@ -86,7 +86,20 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict
     log(f"[study {len(plan) + 1}/{len(plan) + 1}] report ...")
     paths = build_report(work)
     log(f"[study] report: {paths['markdown']} and {paths['html']}")
+    readme = publish_to_readme(cfg)
+    if readme is not None:
+        log(f"[study] results table and plot written into {readme}")
     return paths
+
+
+def publish_to_readme(cfg: Mapping) -> Path | None:
+    """Write the headline results into the README when ``study.readme`` asks for it (the default profile)."""
+    target = steps.section(cfg, "readme")
+    if not target:
+        return None
+    from videoabnn.report.readme import update_readme
+
+    return update_readme(steps.work_dir(cfg), target["path"], target["images"])
 
 
 def _standard_checkpoint(cfg: Mapping, trained: Mapping[str, dict]) -> Path | None:

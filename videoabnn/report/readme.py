@@ -1,0 +1,71 @@
+"""Put a study's headline results into the project README, between marker comments.
+
+The README's results section is written by the study itself (``study.readme`` in the config), from
+the same result files as the report, so the numbers shown there always come from a real run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from videoabnn.report.reading import claims
+from videoabnn.report.study_report import build_document, find_results
+from videoabnn.report.tables import markdown_table, results_table
+from videoabnn.utils.io import atomic_write_text
+
+MARKER = "STUDY-RESULTS"
+
+
+def _block(marker: str) -> re.Pattern:
+    return re.compile(rf"<!-- {marker} -->.*?(<!-- /{marker} -->|$)", re.S)
+
+
+def readme_section(study_dir: Path, image_rel: str, meta: Mapping) -> str:
+    """Markdown for the README: machine and duration, results table, claims table, one plot."""
+    results = find_results(study_dir, meta.get("models"))
+    minutes = float(meta.get("total_seconds") or 0) / 60
+    machine = meta.get("machine") or "unknown machine"
+    lines = [
+        "## Results of `make demo`",
+        "",
+        f"Written by the last full run of `make demo` (profile `{meta.get('profile', 'default')}`, seed "
+        f"{meta.get('seed', 0)}) on {machine}, which took {minutes:.1f} min; the complete report with "
+        "every threat model, the audit, example frames and settings is `work_dirs/study/report.md`. "
+        "Clip accuracy in % on the synthetic test split; white-box attacks differentiate through "
+        "everything the model computes (for ABNN: substitute and target).",
+        "",
+        results_table(results),
+        "",
+    ]
+    rows = [[c["claim"], c["measured"], {True: "yes", False: "**no**", None: "–"}[c["holds"]]]
+            for c in claims(results, float((meta.get("study") or {}).get("report", {}).get("tolerance", 0.02)))]
+    if rows:
+        lines += ["The ABNN paper's claims, checked on these numbers:", "",
+                  markdown_table(["claim", "measured", "holds"], rows, ["l", "l", "l"]), ""]
+    lines += [f"![Accuracy vs eps (PGD-Linf, white-box)]({image_rel})", ""]
+    return "\n".join(lines)
+
+
+def update_readme(study_dir: str | os.PathLike, readme: str | os.PathLike, image_dir: str | os.PathLike,
+                  plot: str = "acc_vs_eps.png", marker: str = MARKER) -> Path:
+    """Replace the ``<!-- marker -->`` ... ``<!-- /marker -->`` block of ``readme`` with the study's results."""
+    from videoabnn.utils.io import read_json
+
+    study_dir, readme, image_dir = Path(study_dir), Path(readme), Path(image_dir)
+    text = readme.read_text()
+    if f"<!-- {marker} -->" not in text:
+        raise ValueError(f"{readme}: no '<!-- {marker} -->' marker to put the study results at")
+    build_document(study_dir)  # draws the plots from the result files
+    source = study_dir / "plots" / plot
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: the study has no plot {plot!r} to show in the README")
+    image_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, image_dir / plot)
+    meta = read_json(study_dir / "study.json") if (study_dir / "study.json").is_file() else {}
+    image_rel = os.path.relpath(image_dir / plot, readme.parent).replace(os.sep, "/")
+    section = f"<!-- {marker} -->\n{readme_section(study_dir, image_rel, meta)}<!-- /{marker} -->"
+    return atomic_write_text(readme, _block(marker).sub(lambda _: section, text, count=1))
