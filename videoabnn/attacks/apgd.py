@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from videoabnn.attacks.base import Attack, clip_generators, flat_norm, per_clip_rand
-from videoabnn.attacks.gradient import check_budget, check_norm
+from videoabnn.attacks.base import flat_norm, per_clip_rand
+from videoabnn.attacks.gradient import NormBallAttack
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -18,7 +18,7 @@ def checkpoints(steps: int) -> list[int]:
     return sorted({int(round(q * steps)) for q in p[1:] if q <= 1.0} - {0})
 
 
-class APGD(Attack):
+class APGD(NormBallAttack):
     """Auto-PGD with per-clip step sizes; returns the first adversarial point found, else the best-loss point."""
 
     name = "apgd"
@@ -36,26 +36,9 @@ class APGD(Attack):
         loss: str = "ce",
         **kwargs,
     ) -> None:
-        super().__init__(model, loss=loss, **kwargs)
-        check_budget(eps, steps, restarts)
-        self.eps = float(eps)
-        self.steps = int(steps)
-        self.norm = check_norm(norm)
-        self.restarts = int(restarts)
+        super().__init__(model, eps=eps, steps=steps, norm=norm, restarts=restarts, loss=loss, **kwargs)
         self.rho = float(rho)
         self.momentum = float(momentum)
-        self.threat = self.norm
-
-    def perturb(self, x: Tensor, y: Tensor, seed: int) -> Tensor:
-        if self.eps == 0:
-            return x.clone()
-        gens = clip_generators(x, seed)
-        mask = self.make_mask(x, y, gens)
-
-        def run(xs: Tensor, ys: Tensor, idx: Tensor) -> Tensor:
-            return self._run(xs, ys, mask[idx], [gens[i] for i in idx.tolist()])
-
-        return self.with_restarts(x, y, self.restarts, run)
 
     def _project(self, x: Tensor, x_new: Tensor) -> Tensor:
         delta = x_new - x

@@ -7,6 +7,8 @@ Norms and projections are taken per clip over all non-batch dims, so they work f
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 from torch import Tensor, nn
 
@@ -33,7 +35,35 @@ def check_budget(eps: float, steps: int, restarts: int = 1) -> None:
         raise ValueError(f"restarts must be >= 1, got {restarts}")
 
 
-class PGD(Attack):
+class NormBallAttack(Attack):
+    """Base of the iterative attacks in an Linf or L2 ball: budget checks and restarts over ``_run``."""
+
+    def __init__(self, model: nn.Module, *, eps: float, steps: int, norm: str, restarts: int, **kwargs) -> None:
+        super().__init__(model, **kwargs)
+        check_budget(eps, steps, restarts)
+        self.eps = float(eps)
+        self.steps = int(steps)
+        self.norm = check_norm(norm)
+        self.restarts = int(restarts)
+        self.threat = self.norm
+
+    def perturb(self, x: Tensor, y: Tensor, seed: int) -> Tensor:
+        if self.eps == 0:
+            return x.clone()
+        gens = clip_generators(x, seed)
+        mask = self.make_mask(x, y, gens)
+
+        def run(xs: Tensor, ys: Tensor, idx: Tensor) -> Tensor:
+            return self._run(xs, ys, mask[idx], [gens[i] for i in idx.tolist()])
+
+        return self.with_restarts(x, y, self.restarts, run)
+
+    @abstractmethod
+    def _run(self, x: Tensor, y: Tensor, mask: Tensor, gens: list[torch.Generator]) -> Tensor:
+        """One attack run from a (random) start: the subclass's update rule."""
+
+
+class PGD(NormBallAttack):
     """Projected gradient ascent in an Linf or L2 ball (Madry et al.), optional momentum (MI-FGSM)."""
 
     name = "pgd"
@@ -52,28 +82,11 @@ class PGD(Attack):
         momentum: float = 0.0,
         **kwargs,
     ) -> None:
-        super().__init__(model, **kwargs)
-        check_budget(eps, steps, restarts)
-        self.eps = float(eps)
-        self.steps = int(steps)
+        super().__init__(model, eps=eps, steps=steps, norm=norm, restarts=restarts, **kwargs)
         self.alpha = float(alpha) if alpha is not None else 2.5 * self.eps / self.steps
-        self.norm = check_norm(norm)
         self.random_start = bool(random_start)
-        self.restarts = int(restarts)
         self.shared_over_time = bool(shared_over_time)
         self.momentum = float(momentum)
-        self.threat = self.norm
-
-    def perturb(self, x: Tensor, y: Tensor, seed: int) -> Tensor:
-        if self.eps == 0:
-            return x.clone()
-        gens = clip_generators(x, seed)
-        mask = self.make_mask(x, y, gens)
-
-        def run(xs: Tensor, ys: Tensor, idx: Tensor) -> Tensor:
-            return self._run(xs, ys, mask[idx], [gens[i] for i in idx.tolist()])
-
-        return self.with_restarts(x, y, self.restarts, run)
 
     # --------------------------------------------------------------- internals
     def _shared(self, x: Tensor) -> bool:
