@@ -83,3 +83,18 @@ def test_test_time_bn_couples_clips_and_keeps_running_stats():
     assert not any(m.training for m in model.modules())
     with pytest.raises(ValueError, match="no BatchNorm"):
         TestTimeBN(nn.Linear(2, 2))
+
+
+def test_modulate_is_invariant_to_the_scale_of_the_statistics():
+    """The statistics are standardized before the linear map, so raw feature scales cannot blow up training."""
+    torch.manual_seed(0)
+    z = torch.randn(8, 4, 2, 3, 3)
+    mu, sigma = torch.randn(8, 3), torch.rand(8, 3) + 0.5
+    grads = []
+    for scale in (1.0, 1000.0):
+        layer = AdaptiveBatchNorm3d(4, 3, "modulate")
+        with torch.no_grad():
+            layer.affine.weight.copy_(torch.linspace(-1, 1, layer.affine.weight.numel()).view_as(layer.affine.weight))
+        layer(z, mu * scale, sigma).square().mean().backward()
+        grads.append(layer.affine.weight.grad[:, :3].clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-5)

@@ -43,6 +43,10 @@ class AdaptiveBatchNorm3d(nn.Module):
         self.min_sigma = float(min_sigma)
         if mode == "modulate":
             self.bn = nn.BatchNorm3d(num_features, eps=eps, momentum=momentum, affine=False)
+            # Standardizes [mu; log sigma] (batch statistics while training, running ones in eval, so a
+            # clip's output never depends on its batch at test time): a re-parametrisation of the linear
+            # map that keeps its input at unit scale; raw statistics made SGD diverge at lr 0.05.
+            self.stats_norm = nn.BatchNorm1d(2 * stats_channels, eps=eps, momentum=momentum, affine=False)
             self.affine = nn.Linear(2 * stats_channels, 2 * num_features)
             nn.init.zeros_(self.affine.weight)
             with torch.no_grad():
@@ -75,7 +79,8 @@ class AdaptiveBatchNorm3d(nn.Module):
             raise ValueError(f"AdaptiveBatchNorm3d: expected statistics of shape ({z.shape[0]}, {self.stats_channels}),"
                              f" got {tuple(mu.shape)} and {tuple(sigma.shape)}")
         if self.mode == "modulate":
-            gamma, beta = self.affine(torch.cat([mu, torch.log(sigma)], dim=1)).chunk(2, dim=1)
+            stats = self.stats_norm(torch.cat([mu, torch.log(sigma)], dim=1))
+            gamma, beta = self.affine(stats).chunk(2, dim=1)
             return self._expand(gamma) * self.bn(z) + self._expand(beta)
         if self.mode == "replace":
             mu_hat = self.mean_map(mu)
