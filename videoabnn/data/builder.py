@@ -1,0 +1,87 @@
+"""``build_dataset(data_cfg, train)``: the ``data`` config section -> a VideoDataset."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from videoabnn.data.dataset import VideoDataset
+from videoabnn.data.hmdb51 import HMDB51
+from videoabnn.data.listfile import ListFileDataset
+from videoabnn.data.synthetic import generate_synthetic
+from videoabnn.data.ucf101 import UCF101
+
+DATASETS = ("synthetic", "ucf101", "hmdb51", "listfile")
+
+
+def _data_defaults() -> dict:
+    from videoabnn.config import load_defaults
+
+    return load_defaults()["data"]
+
+
+def _merged(data_cfg: Mapping[str, Any]) -> dict:
+    defaults = _data_defaults()
+    cfg = {**defaults, **dict(data_cfg)}
+    cfg["synthetic"] = {**defaults["synthetic"], **dict(data_cfg.get("synthetic") or {})}
+    return cfg
+
+
+def ensure_synthetic(data_cfg: Mapping[str, Any]) -> dict:
+    """Generate the synthetic set described by ``data_cfg`` into its root (no-op when already there)."""
+    cfg = _merged(data_cfg)
+    syn = dict(cfg["synthetic"])
+    syn.pop("generate")
+    return generate_synthetic(cfg["root"], **syn)
+
+
+def _flip(value: Any, name: str) -> bool:
+    """Resolve ``data.flip``: mirroring swaps the synthetic set's left/right and cw/ccw classes."""
+    if value == "auto":
+        return name != "synthetic"
+    if not isinstance(value, bool):
+        raise ValueError(f"data.flip must be auto, true or false, got {value!r}")
+    return value
+
+
+def build_dataset(data_cfg: Mapping[str, Any], train: bool, seed: int | None = None) -> VideoDataset:
+    """The train (``train=True``) or test split named by a ``data`` config section.
+
+    Keys missing from ``data_cfg`` take their defaults from ``videoabnn/defaults.yaml``.
+    ``seed``: fixes training clips per (seed, epoch, index) (see ``VideoDataset.set_epoch``);
+    None follows torch's RNG, which ``seed_everything`` and the DataLoader seed.
+    """
+    cfg = _merged(data_cfg)
+    name = cfg["name"]
+    if name not in DATASETS:
+        raise ValueError(f"data.name: unknown data set {name!r}; expected one of {', '.join(DATASETS)}")
+    if cfg["root"] is None:
+        raise ValueError("data.root is not set")
+    common = {
+        "train": train, "frames": cfg["frames"], "stride": cfg["stride"], "short_side": cfg["short_side"],
+        "crop": cfg["crop"], "clips_per_video": cfg["clips_per_video"], "three_crop": cfg["three_crop"],
+        "short_video": cfg["short_video"], "backend": cfg["backend"], "cache_dir": cfg["cache_dir"],
+        "skip_unreadable": cfg["skip_unreadable"], "max_videos": cfg["max_videos"], "seed": seed,
+        "flip": _flip(cfg["flip"], name),
+    }
+    root = Path(cfg["root"])
+    if name == "synthetic":
+        layout = cfg["synthetic"]["layout"]
+        if cfg["synthetic"]["generate"]:
+            ensure_synthetic(cfg)
+        cls = UCF101 if layout == "ucf101" else HMDB51
+        dataset = cls(root, split=cfg["split"], **common)
+    elif name == "ucf101":
+        dataset = UCF101(root, split=cfg["split"], **common)
+    elif name == "hmdb51":
+        dataset = HMDB51(root, split=cfg["split"], **common)
+    else:
+        list_file = cfg["train_list"] if train else cfg["test_list"]
+        if list_file is None:
+            raise ValueError(f"data.{'train_list' if train else 'test_list'} must be set for data.name=listfile")
+        dataset = ListFileDataset(root, list_file, num_classes=cfg["num_classes"], **common)
+    expected = cfg["num_classes"]
+    if expected is not None and expected != dataset.num_classes:
+        raise ValueError(f"data.num_classes is {expected} but {name} at {root} has {dataset.num_classes} classes")
+    return dataset

@@ -1,0 +1,196 @@
+"""Map-style video dataset shared by UCF101, HMDB51 and list files: index -> decoded, cropped clip.
+
+Building a dataset reads only the split/list files and stats each video (no decoding), so an index
+of thousands of videos builds in milliseconds. Item ``i`` is ``{"clip": float (C, T, H, W) in
+[0, 1], "label": int, "video": int}``. Training: one random clip per video and index. Testing:
+``clips_per_video = num_clips x num_crops`` items per video, ``video = i // clips_per_video``.
+
+Unreadable videos: missing or empty files are found when the dataset is built; by default that is
+an error listing them. With ``skip_unreadable=True`` every video is also probed (opened, first and
+last frame decoded) and the bad ones are left out, recorded in ``dataset.skipped`` as
+``(path, cause)`` and logged as a warning; a decode error during training is never swallowed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from videoabnn.data.cache import FrameCache
+from videoabnn.data.decode import VideoDecodeError, check_video_file, open_video, resolve_backend
+from videoabnn.data.sampling import check_sampling, random_clip_indices, uniform_clip_indices
+from videoabnn.data.transforms import (
+    random_crop_flip,
+    resize_short_side,
+    spatial_crop,
+    to_clip_tensor,
+)
+
+log = logging.getLogger("videoabnn.data")
+
+
+class SplitFileError(ValueError):
+    """A split or list file is malformed; the message starts with ``file:line``."""
+
+
+def probe_video(path: Path, backend: str) -> str | None:
+    """None when ``path`` opens and its first and last frames decode, else the cause."""
+    try:
+        with open_video(path, backend) as reader:
+            reader.get_frames([0, len(reader) - 1])
+    except VideoDecodeError as err:
+        return err.cause
+    return None
+
+
+def spread_subset(n: int, k: int | None) -> list[int]:
+    """``k`` indices spread evenly over ``range(n)`` (all of them when ``k`` is None or >= n)."""
+    if k is None or k >= n:
+        return list(range(n))
+    if k < 1:
+        raise ValueError(f"max_videos must be >= 1, got {k}")
+    return sorted({int(i) for i in np.linspace(0, n - 1, k).round()})
+
+
+class VideoDataset(Dataset):
+    """Videos with labels -> clips; subclasses only build ``videos`` and ``classes`` from their files.
+
+    ``frames``/``stride``: clip length and temporal step; ``short_side``: resize before cropping
+    (None keeps the size); ``crop``: square crop (None: whole frame); ``clips_per_video``: test-time
+    uniformly spaced clips; ``three_crop``: test-time 3 spatial crops; ``short_video``: loop |
+    repeat_last | error; ``backend``: auto | decord | pyav; ``cache_dir``: decoded-frame cache;
+    ``max_videos``: keep N videos spread evenly over the list; ``flip``: random horizontal flip when
+    training; ``seed``: fixed training clips per (seed, epoch, index), None follows torch's RNG.
+    """
+
+    def __init__(
+        self,
+        videos: Sequence[tuple[str | os.PathLike, int]],
+        classes: Sequence[str],
+        *,
+        train: bool = True,
+        frames: int = 8,
+        stride: int = 1,
+        short_side: int | None = 36,
+        crop: int | None = 32,
+        clips_per_video: int = 1,
+        three_crop: bool = False,
+        short_video: str = "loop",
+        backend: str = "auto",
+        cache_dir: str | os.PathLike | None = None,
+        skip_unreadable: bool = False,
+        max_videos: int | None = None,
+        flip: bool = True,
+        seed: int | None = None,
+        probe_workers: int = 4,
+    ):
+        check_sampling(frames, stride, clips_per_video, short_video)
+        self.classes = list(classes)
+        self.train = bool(train)
+        self.frames, self.stride = int(frames), int(stride)
+        self.short_side, self.crop = short_side, crop
+        self.num_clips = 1 if self.train else int(clips_per_video)
+        self.num_crops = 3 if (three_crop and not self.train) else 1
+        self.short_video = short_video
+        resolve_backend(backend)  # validates the name, fails early when decord is asked for but missing
+        self.backend = backend
+        self.cache = FrameCache(cache_dir) if cache_dir else None
+        self.flip = flip
+        self.seed = seed
+        self.epoch = 0
+        all_videos = [(Path(p), int(label)) for p, label in videos]
+        all_videos = [all_videos[i] for i in spread_subset(len(all_videos), max_videos)]
+        self.videos, self.skipped = self._check_videos(all_videos, skip_unreadable, probe_workers)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def clips_per_video(self) -> int:
+        """Items per video: temporal clips x spatial crops at test time, 1 when training."""
+        return self.num_clips * self.num_crops
+
+    def _check_videos(self, videos: list[tuple[Path, int]], skip: bool, workers: int):
+        bad: dict[Path, str] = {}
+        for path, _ in videos:
+            try:
+                check_video_file(path)
+            except VideoDecodeError as err:
+                bad[path] = err.cause
+        if bad and not skip:
+            listed = "\n  ".join(f"{p}: {c}" for p, c in list(bad.items())[:10])
+            more = f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""
+            raise FileNotFoundError(f"{len(bad)} of {len(videos)} videos cannot be read (set skip_unreadable "
+                                    f"to skip them):\n  {listed}{more}")
+        if skip:
+            todo = [p for p, _ in videos if p not in bad]
+            with ThreadPoolExecutor(max(1, workers)) as pool:
+                for path, cause in zip(todo, pool.map(lambda p: probe_video(p, self.backend), todo)):
+                    if cause is not None:
+                        bad[path] = cause
+        skipped = [(p, bad[p]) for p, _ in videos if p in bad]
+        for path, cause in skipped:
+            log.warning("skipping unreadable video %s: %s", path, cause)
+        if skipped:
+            log.warning("skipped %d of %d videos (listed above)", len(skipped), len(videos))
+        kept = [(p, y) for p, y in videos if p not in bad]
+        if not kept:
+            raise RuntimeError(f"no readable videos left ({len(skipped)} skipped)")
+        return kept, skipped
+
+    def __len__(self) -> int:
+        return len(self.videos) * self.clips_per_video
+
+    def set_epoch(self, epoch: int) -> None:
+        """With a fixed ``seed``, training clips depend on (seed, epoch, index): call once per epoch."""
+        self.epoch = int(epoch)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if self.seed is None:  # follows torch's RNG (seeded per DataLoader worker by torch)
+            return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        return np.random.default_rng([int(self.seed), self.epoch, index])
+
+    def _frames(self, path: Path, sample) -> np.ndarray:
+        """Resized uint8 frames of the clip chosen by ``sample(num_frames) -> indices``."""
+        if self.cache is not None:
+            def load() -> np.ndarray:
+                with open_video(path, self.backend) as reader:
+                    return resize_short_side(reader.read_all(), self.short_side)
+
+            video = self.cache.get(path, self.short_side, load)
+            return np.asarray(video[sample(len(video))])
+        with open_video(path, self.backend) as reader:
+            return resize_short_side(reader.get_frames(sample(len(reader))), self.short_side)
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        video, j = divmod(index, self.clips_per_video)
+        clip, crop_pos = divmod(j, self.num_crops)
+        path, label = self.videos[video]
+        name = str(path)
+        if self.train:
+            rng = self._rng(index)
+            frames = self._frames(path, lambda n: random_clip_indices(
+                n, self.frames, self.stride, rng, self.short_video, name))
+            if self.crop:
+                frames = random_crop_flip(frames, self.crop, rng, self.flip)
+        else:
+            frames = self._frames(path, lambda n: uniform_clip_indices(
+                n, self.frames, self.stride, self.num_clips, clip, self.short_video, name))
+            if self.crop:
+                frames = spatial_crop(frames, self.crop, crop_pos, self.num_crops)
+        return {"clip": to_clip_tensor(frames), "label": label, "video": video}
+
+    def __repr__(self) -> str:
+        mode = "train" if self.train else f"test, {self.clips_per_video} clips/video"
+        return (f"{type(self).__name__}({len(self.videos)} videos, {self.num_classes} classes, {mode}, "
+                f"{self.frames}x{self.crop}px, backend={self.backend}, skipped={len(self.skipped)})")
