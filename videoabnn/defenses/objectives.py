@@ -138,7 +138,8 @@ class MixObjective(Objective):
             raise ValueError(f"method {self.name!r}: method_args.mix must be in [0, 1], got {mix}")
         self.mix = float(mix)
 
-    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
+    def mixed(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, dict]:
+        """Clean and adversarial logits, the mixed loss and its logged parts (shared with ALP)."""
         x_adv = self.craft(x, y)
         logits = model(x)
         logits_adv = model(x_adv)
@@ -146,6 +147,10 @@ class MixObjective(Objective):
         loss = self.mix * loss_clean + (1 - self.mix) * loss_adv
         stats = {"loss_clean": loss_clean.item(), "loss_adv": loss_adv.item(),
                  "adv_acc": logits_adv.argmax(1).eq(y).float().mean().item()}
+        return logits, logits_adv, loss, stats
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
+        logits, _, loss, stats = self.mixed(model, x, y)
         return ObjectiveOutput(loss, logits.detach(), stats)
 
 
@@ -180,15 +185,10 @@ class AlpObjective(MixObjective):
         self.alp_weight = float(alp_weight)
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
-        x_adv = self.craft(x, y)
-        logits = model(x)
-        logits_adv = model(x_adv)
-        loss_clean, loss_adv = self.ce(logits, y), self.ce(logits_adv, y)
+        logits, logits_adv, loss, stats = self.mixed(model, x, y)
         pairing = (logits.float() - logits_adv.float()).pow(2).sum(dim=1).mean()
-        loss = self.mix * loss_clean + (1 - self.mix) * loss_adv + self.alp_weight * pairing
-        stats = {"loss_clean": loss_clean.item(), "loss_adv": loss_adv.item(), "pairing": pairing.item(),
-                 "adv_acc": logits_adv.argmax(1).eq(y).float().mean().item()}
-        return ObjectiveOutput(loss, logits.detach(), stats)
+        stats["pairing"] = pairing.item()
+        return ObjectiveOutput(loss + self.alp_weight * pairing, logits.detach(), stats)
 
 
 class TradesObjective(Objective):
