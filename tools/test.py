@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cleanup()
     if int(os.environ.get("RANK", "0")) == 0:
-        from videoabnn.engine import results_markdown
+        from videoabnn.report.tables import results_markdown
 
         print(results_markdown(results))
     return 0

@@ -9,6 +9,7 @@ import torch
 from videoabnn.engine import CheckpointError, EvaluationError, evaluate, train
 from videoabnn.engine import evaluator as ev
 from videoabnn.engine.metrics import clip_accuracy
+from videoabnn.results import SCHEMA_VERSION, Results
 
 
 @pytest.fixture
@@ -23,6 +24,8 @@ def test_results_schema_files_and_numbers(trained, toy_sets, tmp_path):
     attacks = ["fgsm", {"id": "pgd_margin", "name": "pgd", "eps": 8 / 255, "steps": 2, "loss": "margin"}]
     res = evaluate(cfg, ckpt, attacks=attacks, out_dir=out, test_set=toy_sets[1])
     assert {"run", "clean", "attacks", "summary", "audit", "config", "environment", "seed"} <= set(res)
+    assert res["schema_version"] == SCHEMA_VERSION and res["data_subset"]["kind"] == "all"
+    Results.from_dict(json.loads((out / "results.json").read_text()), "results.json")  # the file validates
     assert res["complete"] and res["seed"] == 3 and res["run"]["method"] == "standard" and res["run"]["epochs"] == 2
     assert set(res["attacks"]) == {"fgsm", "pgd_margin"}
     a = res["attacks"]["pgd_margin"]
@@ -54,11 +57,11 @@ def test_interrupted_evaluation_continues_where_it_stopped(trained, toy_sets, tm
     calls = []
     original = ev._run_attack
 
-    def flaky(run, model, attacker, spec, threat, *rest):
+    def flaky(run, store, model, attacker, spec, threat, *rest):
         calls.append(spec["id"])
         if spec["id"] == "pgd" and len(calls) == 2:
             raise KeyboardInterrupt
-        return original(run, model, attacker, spec, threat, *rest)
+        return original(run, store, model, attacker, spec, threat, *rest)
 
     monkeypatch.setattr(ev, "_run_attack", flaky)
     with pytest.raises(KeyboardInterrupt):
@@ -71,14 +74,19 @@ def test_interrupted_evaluation_continues_where_it_stopped(trained, toy_sets, tm
     assert res["complete"] and set(res["attacks"]) == {"fgsm", "pgd"}
 
 
-def test_changed_attack_parameters_are_recomputed(trained, toy_sets, tmp_path, tiny_cfg):
+def test_changed_attack_parameters_are_recomputed_and_written_beside(trained, toy_sets, tmp_path, tiny_cfg):
     cfg, ckpt = trained
-    out = tmp_path / "eval"
-    weak = evaluate(cfg, ckpt, attacks=["fgsm"], out_dir=out, test_set=toy_sets[1])
+    weak = evaluate(cfg, ckpt, attacks=["fgsm"], eval_root=tmp_path / "eval", test_set=toy_sets[1])
     strong_cfg = tiny_cfg("standard", **{"eval.attack_args": {"fgsm": {"eps": 64 / 255}}})
-    strong = evaluate(strong_cfg, ckpt, attacks=["fgsm"], out_dir=out, test_set=toy_sets[1])
+    strong = evaluate(strong_cfg, ckpt, attacks=["fgsm"], eval_root=tmp_path / "eval", test_set=toy_sets[1])
     assert strong["attacks"]["fgsm"]["mean_linf"] == pytest.approx(64 / 255, abs=1e-4)
     assert weak["attacks"]["fgsm"]["mean_linf"] == pytest.approx(4 / 255, abs=1e-4)
+    files = sorted((tmp_path / "eval").glob("last-*/*/results.json"))
+    assert len(files) == 2  # two settings, two results files side by side
+    # an explicit out_dir holding other settings' results is refused, not overwritten
+    evaluate(cfg, ckpt, attacks=["fgsm"], out_dir=tmp_path / "fixed", test_set=toy_sets[1])
+    with pytest.raises(EvaluationError, match="already holds results of other settings"):
+        evaluate(strong_cfg, ckpt, attacks=["fgsm"], out_dir=tmp_path / "fixed", test_set=toy_sets[1])
 
 
 def test_gray_and_transfer_threat_models_for_abnn(tiny_cfg, toy_sets, tmp_path):
@@ -105,7 +113,7 @@ def test_universal_attack_is_fitted_on_training_data(trained, toy_sets, tmp_path
     cfg, ckpt = trained
     spec = {"id": "uap", "name": "universal_patch", "size": 0.3, "epochs": 1}
     res = evaluate(cfg, ckpt, attacks=[spec], out_dir=tmp_path / "u", test_set=toy_sets[1], train_set=toy_sets[0])
-    assert len(list((tmp_path / "u" / "universal").glob("uap_*.pt"))) == 1
+    assert len(list((tmp_path / "u" / "cache" / "universal").glob("uap-*.pt"))) == 1
     assert res["attacks"]["uap"]["mean_linf"] > 0
 
 

@@ -1,9 +1,11 @@
-"""Hand-made results files that follow the results schema of docs/design.md."""
+"""Hand-made results files that follow the results schema (videoabnn.results); make_result validates them."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from videoabnn.results import SCHEMA_VERSION, Results
 
 ATTACKS = ("fgsm", "pgd_linf_4", "roa")
 
@@ -17,20 +19,21 @@ def make_result(method: str, clean: float, accs: dict, train_seconds: float, ext
         attacks[k] = {"name": k.split("@")[0].split("_")[0], "threat": threat, "params": {"eps": 4 / 255},
                       "clip_acc": v, "video_acc": v}
     white = list(accs.values())
-    return {
+    return Results.from_dict({
         "run": {"name": method, "method": method, "checkpoint": f"{method}/best.pt",
                 "train_seconds": train_seconds, "epochs": 3},
         "clean": {"clip_acc": clean, "video_acc": clean, "per_class": {"a": clean, "b": clean}},
         "attacks": attacks,
-        "summary": {"acc_adv": sum(white) / len(white), "acc_all": (clean + sum(white)) / (len(white) + 1),
-                    "worst_case": {"white": min(white)}},
+        "summary": {"threat": "white", "acc_adv": sum(white) / len(white),
+                    "acc_all": (clean + sum(white)) / (len(white) + 1), "worst_case": {"white": min(white)}},
         "audit": {"passed": audit_passed, "checks": [
-            {"name": "gradients_finite", "passed": True, "detail": "ok"},
-            {"name": "large_eps_to_zero", "passed": audit_passed, "detail": "acc 0.00 at eps 1.0"}]},
+            {"name": "finite_gradients", "passed": True, "reason": "logits and input gradients finite"},
+            {"name": "large_eps_breaks_model", "passed": audit_passed, "reason": "acc 0.00 at eps 1.0",
+             "value": 0.0 if audit_passed else 0.4, "threshold": 0.05}]},
         "config": {"train": {"method": method, "lr": 0.05}, "model": {"name": "tiny_r3d"}, "data": {"batch_size": 8}},
         "environment": {"python": "3.11", "cpu_count": 2, "torch_threads": 2, "packages": {"torch": "2.x"}},
-        "seed": 0,
-    }
+        "seed": 0, "num_clips": 100, "schema_version": SCHEMA_VERSION,
+    }, f"fixture {method}").to_dict()
 
 
 def make_study_dir(root: Path) -> Path:

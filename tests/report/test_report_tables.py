@@ -78,6 +78,15 @@ def test_sweep_table_and_html(tmp_path):
 
 def test_bad_results_file_names_the_file(tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"run": {}, "clean": {}}))
-    with pytest.raises(ValueError, match="bad.json.*attacks"):
+    bad.write_text(json.dumps({"run": {}, "clean": {}, "schema_version": 2}))
+    with pytest.raises(ValueError, match="bad.json.*missing key 'attacks'"):
         load_results([bad])
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"run": {}, "clean": {}, "attacks": {}}))
+    with pytest.raises(ValueError, match="old.json: missing key 'schema_version'"):
+        load_results([old])
+    entry = fx.make_result("standard", 0.9, {"fgsm": 0.2}, 1.0)
+    entry["attacks"]["fgsm"]["clip_acc"] = 1.7
+    (tmp_path / "range.json").write_text(json.dumps(entry))
+    with pytest.raises(ValueError, match=r"range.json: attacks.fgsm: key 'clip_acc' must be a fraction in \[0, 1\], got 1.7"):
+        load_results([tmp_path / "range.json"])

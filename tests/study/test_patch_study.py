@@ -41,7 +41,7 @@ def test_patch_study_tiny(tmp_path):
     assert len(pos["models"]["a"]["acc"]) == 2 and len(pos["models"]["a"]["acc"][0]) == 2
     frames = json.loads((work / "results" / "sweeps" / "frames.json").read_text())
     assert [p["x"] for p in frames["models"]["a"]] == [1, 4]
-    with Image.open(work / "patches" / "a" / "universal_patch_0.5.png") as img:
+    with Image.open(next((work / "patches").glob("a-*")) / "universal_patch_0.5.png") as img:
         assert img.size == (8, 8)  # half of the 16-px frame
     with Image.open(work / "plots" / "acc_by_position.png") as img:
         assert img.format == "PNG"

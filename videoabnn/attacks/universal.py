@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
-import tempfile
-import zlib
 from abc import abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,12 +17,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor, nn
 
 from videoabnn.attacks.base import Attack, attack_mode, clip_generators, resolve_length
 from videoabnn.attacks.frames import frame_mask
 from videoabnn.attacks.physical import border_region
-from videoabnn.utils import atomic_torch_save
+from videoabnn.utils.io import atomic_save_image, atomic_torch_save
 
 
 def _batch_xy(batch: Any) -> tuple[Tensor, Tensor]:
@@ -39,35 +37,13 @@ def _batch_xy(batch: Any) -> tuple[Tensor, Tensor]:
     raise ValueError("loader must yield {'clip', 'label'} dicts or (x, y) pairs")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def png_bytes(image: Tensor) -> bytes:
-    """Encode a (C, H, W) image in [0, 1] (C = 1 or 3) as an 8-bit PNG."""
-    img = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
-    c, h, w = img.shape
-    rows = img.permute(1, 2, 0).reshape(h, w * c).numpy()
-    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2 if c == 3 else 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
 def _save_png(image: Tensor, path: Path) -> None:
-    _atomic_write_bytes(path, png_bytes(image if image.shape[0] in (1, 3) else image[:1]))
+    """Write a (C, H, W) image in [0, 1] (the first channel when C is not 1 or 3) as an 8-bit PNG."""
+    from PIL import Image
+
+    image = image if image.shape[0] in (1, 3) else image[:1]
+    pixels = rearrange((image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8), "c h w -> h w c").numpy()
+    atomic_save_image(Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels), path, "PNG")
 
 
 class UniversalAttack(Attack):

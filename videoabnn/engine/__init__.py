@@ -1,9 +1,10 @@
 """Training and evaluation engine: the trainer (any method, resumable, torchrun-ready), the evaluator
 (clean + attacks + threat models, results JSON/Markdown), metrics, checkpoints and logs."""
 
+from videoabnn.engine.attack_specs import EvaluationError, resolve_attacks
 from videoabnn.engine.build import build_model, model_spec, select_device
 from videoabnn.engine.checkpoint import CheckpointError, read_checkpoint
-from videoabnn.engine.evaluator import EvaluationError, evaluate, predict, resolve_attacks, results_markdown
+from videoabnn.engine.evaluator import evaluate, predict
 from videoabnn.engine.metrics import (
     acc_adv,
     acc_all,
@@ -31,7 +32,6 @@ __all__ = [
     "predict",
     "read_checkpoint",
     "resolve_attacks",
-    "results_markdown",
     "select_device",
     "success_rate",
     "train",

@@ -7,7 +7,7 @@ denoising blocks). ``model.name: abnn`` with explicit ``model.kwargs`` also work
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,12 +163,13 @@ def train_loader(dataset: Dataset, cfg: Mapping, info: DistInfo,
     return loader, sampler
 
 
-def eval_loader(dataset: Dataset, cfg: Mapping, info: DistInfo, max_batches: int | None = None
-                ) -> tuple[DataLoader, list[int]]:
-    """Ordered loader over this rank's share of the single-process batches, and their global batch ids."""
+def eval_loader(dataset: Dataset, cfg: Mapping, info: DistInfo, max_batches: int | None = None,
+                indices: Sequence[int] | None = None) -> tuple[DataLoader, list[int]]:
+    """Ordered loader over this rank's share of the single-process batches (of ``indices``, default all
+    items), and their global batch ids."""
     d = cfg["data"]
     batch_size = int(d.get("test_batch_size") or d["batch_size"])
-    sampler = BatchShardSampler(len(dataset), batch_size, info.rank, info.world_size, max_batches)
+    sampler = BatchShardSampler(len(dataset), batch_size, info.rank, info.world_size, max_batches, indices)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=int(d["num_workers"]), collate_fn=collate,
                         pin_memory=torch.cuda.is_available())
     return loader, sampler.batch_ids

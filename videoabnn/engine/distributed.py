@@ -115,16 +115,16 @@ def cleanup() -> None:
 class BatchShardSampler(Sampler[list[int]]):
     """Batch sampler for evaluation: the single-process batches in order, batch b on rank b mod W.
 
-    Yields lists of dataset indices; ``batch_ids`` holds the global batch numbers this rank
-    handles, in the same order (used to seed each batch's attack identically on any world size).
+    Batches cut ``indices`` (default: every item) in order; yields lists of dataset indices.
+    ``batch_ids`` holds the global batch numbers this rank handles, in the same order.
     """
 
-    def __init__(
-        self, num_samples: int, batch_size: int, rank: int = 0, world_size: int = 1, max_batches: int | None = None
-    ) -> None:
+    def __init__(self, num_samples: int, batch_size: int, rank: int = 0, world_size: int = 1,
+                 max_batches: int | None = None, indices: Sequence[int] | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
-        total = (num_samples + batch_size - 1) // batch_size
+        self.indices = list(range(num_samples)) if indices is None else [int(i) for i in indices]
+        total = (len(self.indices) + batch_size - 1) // batch_size
         if max_batches is not None:
             total = min(total, int(max_batches))
         self.num_samples = num_samples
@@ -133,8 +133,7 @@ class BatchShardSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         for b in self.batch_ids:
-            start = b * self.batch_size
-            yield list(range(start, min(start + self.batch_size, self.num_samples)))
+            yield self.indices[b * self.batch_size:(b + 1) * self.batch_size]
 
     def __len__(self) -> int:
         return len(self.batch_ids)

@@ -1,17 +1,17 @@
 """Evaluation: clean and adversarial accuracy of one checkpoint under every configured attack.
 
-For each threat model (``white``: through everything the model computes; ``gray``: ABNN with
-the substitute's statistics hidden from the attacker; ``transfer``: clips crafted on the
+For each threat model (``white``: through everything the model computes; ``gray``: ABNN with the
+substitute's statistics hidden from the attacker; ``transfer``: clips crafted on the
 ``eval.transfer_from`` checkpoint) and each attack, the adversarial clips are scored by the
-evaluated model. Results are written after every attack (``results.json``, ``results.md`` and
-the per-clip ``eval_state.pt``); a rerun with the same inputs skips what is done.
+evaluated model. Every piece of work (clean logits, one attack's logits, a fitted universal patch,
+the audit) is a cached item keyed by everything that produced it (see
+:mod:`videoabnn.engine.eval_store`): a rerun reuses exactly the items whose key is unchanged, and
+results of another checkpoint or other settings are written beside, never over, earlier ones.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +23,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from videoabnn.config import save_config
 from videoabnn.engine import metrics as M
+from videoabnn.engine.attack_specs import (
+    EvaluationError,
+    attack_params,
+    attack_seed,
+    resolve_attacks,
+    resolve_threats,
+    result_key,
+)
 from videoabnn.engine.build import (
     build_dataset,
     eval_loader,
@@ -39,30 +47,30 @@ from videoabnn.engine.distributed import (
     broadcast_object,
     init_distributed,
 )
+from videoabnn.engine.eval_store import ItemStore, checkpoint_folder
 from videoabnn.engine.logging import progress
-from videoabnn.utils import (
-    atomic_torch_save,
-    atomic_write_json,
-    atomic_write_text,
-    environment_info,
-    seed_everything,
-)
+from videoabnn.engine.subsets import evaluation_subset, item_labels
+from videoabnn.results import SCHEMA_VERSION, Results
+from videoabnn.utils import environment_info, seed_everything
+from videoabnn.utils.io import atomic_write_json, atomic_write_text
+from videoabnn.utils.lock import RunLock
+from videoabnn.utils.logs import log_to_file
+from videoabnn.utils.provenance import code_versions, digest_of, file_digest
 
-THREAT_MODELS = ("white", "gray", "transfer")
+log = logging.getLogger(__name__)
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
-STATE_NAME = "eval_state.pt"
+# data keys that never change a clip's pixels (how they are loaded, not what they are)
+DATA_KEYS_WITHOUT_EFFECT = ("num_workers", "cache_dir", "batch_size", "test_batch_size", "skip_unreadable", "backend")
 
-
-class EvaluationError(ValueError):
-    """Evaluation cannot start: bad attack list, threat model, checkpoint or data."""
+__all__ = ["EvaluationError", "evaluate", "predict", "resolve_attacks", "resolve_threats"]
 
 
 # --------------------------------------------------------------------------- predictions
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, batch_ids: Sequence[int], device: torch.device,
             amp: bool = False, show: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-    """Clean logits, labels and video ids of every clip, gathered over ranks in dataset order."""
+    """Clean logits, labels and video ids of every clip, gathered over ranks in loader order."""
     was_training = model.training
     model.eval()
     parts = []
@@ -83,82 +91,32 @@ def _merge(parts: list[tuple]) -> list[Tensor]:
     return [torch.cat([p[i] for p in gathered]) for i in range(1, len(gathered[0]))]
 
 
-# --------------------------------------------------------------------------- attack specs
-def resolve_attacks(cfg: Mapping, attacks: Sequence | str | None = None) -> list[dict]:
-    """Attack specs ``{"id", "name", **params}`` from a preset name, names or dicts, with overrides applied.
-
-    Unknown attack or preset names fail here, before any work, naming the valid ones.
-    """
-    from videoabnn.attacks import ATTACK_PRESETS, list_attacks
-
-    chosen = cfg["eval"]["attacks"] if attacks is None else attacks
-    if isinstance(chosen, str):
-        chosen = [chosen]
-    known = set(list_attacks())
-    specs: list[dict] = []
-    for item in chosen or []:
-        if isinstance(item, str) and item == "none":
-            continue
-        if isinstance(item, str) and item in ATTACK_PRESETS:
-            specs += [dict(s) for s in ATTACK_PRESETS[item]]
-        elif isinstance(item, str):
-            specs.append({"id": item, "name": item})
-        elif isinstance(item, Mapping) and "name" in item:
-            specs.append({"id": item.get("id", item["name"]), **dict(item)})
-        else:
-            raise EvaluationError(f"eval.attacks: expected a preset ({', '.join(sorted(ATTACK_PRESETS))}), an "
-                                  f"attack name or a mapping with 'name'; got {item!r}")
-    for spec in specs:
-        if spec["name"] not in known:
-            raise EvaluationError(f"unknown attack {spec['name']!r}; known attacks: {', '.join(sorted(known))}; "
-                                  f"presets: {', '.join(sorted(ATTACK_PRESETS))}")
-    overrides = dict(cfg["eval"].get("attack_args") or {})
-    unused = set(overrides) - {s["name"] for s in specs} - {s["id"] for s in specs}
-    if unused:
-        raise EvaluationError(f"eval.attack_args names attacks that are not run: {sorted(unused)} "
-                              f"(running: {', '.join(s['id'] for s in specs)})")
-    for spec in specs:
-        spec.update(overrides.get(spec["name"], {}))
-        spec.update(overrides.get(spec["id"], {}))
-    ids = [s["id"] for s in specs]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise EvaluationError(f"eval.attacks: attack ids must be unique, repeated: {dupes} (give each an 'id')")
-    return specs
-
-
-def resolve_threats(cfg: Mapping, threat_models: Sequence[str] | None) -> list[str]:
-    """Validated threat-model names (``transfer`` needs ``eval.transfer_from``)."""
-    threats = list(cfg["eval"]["threat_models"] if threat_models is None else threat_models)
-    for th in threats:
-        if th not in THREAT_MODELS:
-            raise EvaluationError(f"unknown threat model {th!r}; expected one of {', '.join(THREAT_MODELS)}")
-    if "transfer" in threats and not cfg["eval"].get("transfer_from"):
-        raise EvaluationError("threat model 'transfer' needs eval.transfer_from=<surrogate checkpoint>")
-    return threats
-
-
-def result_key(spec: Mapping, threat: str) -> str:
-    """Key of an attack's entry in the results: its id (white-box) or ``id@threat``."""
-    return spec["id"] if threat == "white" else f"{spec['id']}@{threat}"
-
-
-def attack_params(spec: Mapping) -> dict:
-    """The builder parameters of a spec (everything but id and name)."""
-    return {k: v for k, v in spec.items() if k not in ("id", "name")}
-
-
 # --------------------------------------------------------------------------- checkpoint checks
+def _subset_of(expected: Any, stored: Any) -> bool:
+    """Every key the config sets has the stored value (mappings compared key by key)."""
+    if isinstance(expected, Mapping) and isinstance(stored, Mapping):
+        return all(k in stored and _subset_of(v, stored[k]) for k, v in expected.items())
+    if isinstance(expected, (list, tuple)) and isinstance(stored, (list, tuple)):
+        return len(expected) == len(stored) and all(_subset_of(a, b) for a, b in zip(expected, stored))
+    return expected == stored
+
+
 def check_checkpoint(path: str | Path, cfg: Mapping, num_classes: int) -> dict:
-    """Read ``path`` and check that it holds the config's architecture and class count."""
+    """Read ``path`` and check that it holds the config's architecture, builder arguments and class count."""
     data = read_checkpoint(path)
     if data.get("format") != "videoabnn" or "arch" not in data:
         raise CheckpointError(f"checkpoint {path}: not a videoabnn model file (expected one written by "
                               "tools/train.py or videoabnn.models.save_model)")
-    arch, _ = model_spec(cfg, num_classes)
+    arch, kwargs = model_spec(cfg, num_classes)
     if data["arch"] != arch:
         raise CheckpointError(f"checkpoint {path} holds a {data['arch']!r} model but the config builds {arch!r} "
                               f"(model.name={cfg['model']['name']!r}, train.method={cfg['train']['method']!r})")
+    stored = data.get("kwargs") or {}
+    differ = {k: (v, stored.get(k, "<not set>")) for k, v in kwargs.items() if not _subset_of(v, stored.get(k))}
+    if differ:
+        listed = "; ".join(f"{k}: config {a!r}, checkpoint {b!r}" for k, (a, b) in differ.items())
+        raise CheckpointError(f"checkpoint {path} was built with other architecture arguments than the config: "
+                              f"{listed} (fix model.kwargs / abnn.* in the config to match the checkpoint)")
     if int(data.get("num_classes", -1)) != num_classes:
         raise CheckpointError(f"checkpoint {path} has {data.get('num_classes')} classes but the data set has "
                               f"{num_classes}")
@@ -174,85 +132,48 @@ def _load(path: str | Path, device: torch.device) -> nn.Module:
         raise CheckpointError(f"checkpoint {path}: {err}") from err
 
 
-# --------------------------------------------------------------------------- the evaluation
-class _Run:
-    """Everything one evaluation holds: models, loaders, per-clip records and the output files."""
+# --------------------------------------------------------------------------- one evaluation
+class _Evaluation:
+    """What one evaluation holds: settings, models, the clip subset, the item store and the records."""
 
-    def __init__(self, cfg: Mapping, checkpoint: Path, out_dir: Path, info: DistInfo, device: torch.device) -> None:
-        self.cfg, self.checkpoint, self.out_dir, self.info, self.device = cfg, checkpoint, out_dir, info, device
-        self.state: dict[str, Any] = {"clean": None, "attacks": {}, "audit": None}
-        self.meta: dict[str, Any] = {}
+    def __init__(self, cfg: Mapping, checkpoint: Path, info: DistInfo, device: torch.device) -> None:
+        self.cfg, self.checkpoint, self.info, self.device = cfg, checkpoint, info, device
+        self.records: dict[str, dict] = {}
+        self.clean: dict | None = None
+        self.audit: dict | None = None
+        self.digest = file_digest(checkpoint)
+        surrogate = cfg["eval"].get("transfer_from")
+        self.surrogate_digest = file_digest(surrogate) if surrogate and Path(surrogate).is_file() else None
 
-    # ----- persistence
-    def fingerprint(self, test_len: int) -> str:
-        stat = self.checkpoint.stat()
-        e = self.cfg["eval"]
-        keys = {"checkpoint": str(self.checkpoint.resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns,
-                "data": dict(self.cfg["data"]), "test_len": test_len, "max_batches": e.get("max_batches"),
-                "test_time_bn": e.get("test_time_bn", False), "seed": int(self.cfg["seed"])}
-        return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
+    def data_key(self) -> dict:
+        """The data settings that decide each clip's pixels."""
+        data = {k: v for k, v in dict(self.cfg["data"]).items() if k not in DATA_KEYS_WITHOUT_EFFECT}
+        if self.cfg["eval"].get("test_time_bn"):  # batch statistics: the batch composition matters
+            data["test_batch_size"] = self.cfg["data"].get("test_batch_size") or self.cfg["data"]["batch_size"]
+        return data
 
-    def load_state(self, fingerprint: str) -> None:
-        path = self.out_dir / STATE_NAME
-        if path.is_file():
-            data = torch.load(path, map_location="cpu", weights_only=True)
-            if data.get("fingerprint") == fingerprint:
-                self.state = data["state"]
-        self.fp = fingerprint
+    def base_key(self) -> dict:
+        """Key components shared by every item of this evaluation."""
+        return {"checkpoint": self.digest, "clips": self.clip_digest, "data": self.data_key(),
+                "test_time_bn": bool(self.cfg["eval"].get("test_time_bn")), "versions": code_versions()}
 
-    def save(self, specs: list[dict], threats: list[str], complete: bool) -> dict:
-        results = self.results(specs, threats, complete)
-        if self.info.is_main:
-            atomic_torch_save({"fingerprint": self.fp, "state": self.state}, self.out_dir / STATE_NAME)
-            atomic_write_json(self.out_dir / RESULTS_JSON, results)
-            atomic_write_text(self.out_dir / RESULTS_MD, results_markdown(results))
-        return results
-
-    # ----- results
-    def results(self, specs: list[dict], threats: list[str], complete: bool) -> dict:
-        clean = self.state["clean"]
-        classes = self.meta.get("classes")
-        clean_correct = M.clip_correct(clean["logits"], clean["labels"])
-        out_attacks, by_threat = {}, {th: {} for th in threats}
-        for th in threats:
-            for spec in specs:
-                rec = self.state["attacks"].get(result_key(spec, th))
-                if rec is None:
-                    continue
-                correct = M.clip_correct(rec["logits"], clean["labels"])
-                by_threat[th][spec["id"]] = correct
-                out_attacks[result_key(spec, th)] = {
-                    "name": spec["name"], "threat": th, "params": attack_params(spec),
-                    "clip_acc": correct.float().mean().item(),
-                    "video_acc": M.video_accuracy(rec["logits"], clean["labels"], clean["videos"]),
-                    "success_rate": M.success_rate(clean_correct, correct),
-                    "mean_linf": rec["linf"].mean().item(), "mean_l2": rec["l2"].mean().item(),
-                    "seconds": rec["seconds"]}
-        clean_summary = M.summarize_predictions(clean["logits"], clean["labels"], clean["videos"], classes)
-        headline = "white" if "white" in threats else (threats[0] if threats else "white")
-        head = [v for v in out_attacks.values() if v["threat"] == headline]
-        summary = {
-            "threat": headline,
-            "acc_adv": M.acc_adv(v["clip_acc"] for v in head),
-            "acc_all": M.acc_all(clean_summary["clip_acc"], [v["clip_acc"] for v in head]),
-            "acc_adv_video": M.acc_adv(v["video_acc"] for v in head),
-            "acc_all_video": M.acc_all(clean_summary["video_acc"], [v["video_acc"] for v in head]),
-            "worst_case": {th: M.worst_case_accuracy(v, clean_correct) for th, v in by_threat.items() if v},
-            "worst_case_attacks": {th: sorted(v) for th, v in by_threat.items() if v},
-        }
-        return {"run": self.meta["run"], "clean": clean_summary, "attacks": out_attacks, "summary": summary,
-                "audit": self.state.get("audit"), "complete": complete, "num_clips": len(clean["labels"]),
-                "config": self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else copy.deepcopy(dict(self.cfg)),
-                "environment": environment_info(), "seed": int(self.cfg["seed"])}
+    def attack_key(self, spec: Mapping, threat: str, seed: int) -> dict:
+        key = {**self.base_key(), "threat": threat, "attack": dict(spec), "seed": seed}
+        if threat == "transfer":
+            key["surrogate"] = self.surrogate_digest
+        return key
 
 
 def evaluate(cfg: Mapping, checkpoint: str | Path, attacks: Sequence | str | None = None,
              threat_models: Sequence[str] | None = None, out_dir: str | Path | None = None, *,
-             test_set: Dataset | None = None, train_set: Dataset | None = None) -> dict:
+             eval_root: str | Path | None = None, test_set: Dataset | None = None,
+             train_set: Dataset | None = None) -> dict:
     """Evaluate ``checkpoint`` clean and under each attack and threat model; write and return the results.
 
-    ``attacks``/``threat_models`` replace ``eval.attacks``/``eval.threat_models``; ``out_dir``
-    defaults to ``<work_dir>/eval``. ``test_set``/``train_set`` replace the configured data.
+    ``attacks``/``threat_models`` replace ``eval.attacks``/``eval.threat_models``. Results go to
+    ``<eval_root>/<checkpoint stem>-<digest8>/<settings digest8>/`` (``eval_root`` defaults to
+    ``<work_dir>/eval``), or to ``out_dir`` when given (which must then hold no results of another
+    checkpoint or other settings). ``test_set``/``train_set`` replace the configured data.
     """
     info = init_distributed(select_device(cfg["device"]))
     device = select_device(cfg["device"], info)
@@ -266,38 +187,179 @@ def evaluate(cfg: Mapping, checkpoint: str | Path, attacks: Sequence | str | Non
         raise CheckpointError(f"eval.transfer_from: checkpoint not found: {cfg['eval']['transfer_from']}")
     test_set = test_set if test_set is not None else build_dataset(cfg, train=False)
     num_classes = num_classes_of(cfg, test_set)
-    data = check_checkpoint(checkpoint, cfg, num_classes)
-    model = _defended_model(cfg, checkpoint, device)
-    attackers = _attackers(cfg, model, threats, device)
-    run = _Run(cfg, checkpoint, Path(out_dir) if out_dir else run_dir_of(cfg) / "eval", info, device)
-    run.meta = {"classes": list(getattr(test_set, "classes", []) or []) or None,
-                "run": {"name": data.get("run_name", cfg["name"]), "method": data.get("method", cfg["train"]["method"]),
-                        "checkpoint": str(checkpoint), "train_seconds": data.get("train_seconds"),
-                        "epochs": data.get("epochs")}}
-    run.load_state(run.fingerprint(len(test_set)))
-    barrier()  # every rank has read the saved state before rank 0 writes a new one
-    if info.is_main:
-        save_config(cfg, run.out_dir / "config.yaml")
-    loader, batch_ids = eval_loader(test_set, cfg, info, cfg["eval"].get("max_batches"))
-    if run.state["clean"] is None:
-        logits, labels, videos = predict(model, loader, batch_ids, device, show=info.is_main)
-        run.state["clean"] = {"logits": logits, "labels": labels, "videos": videos}
-        run.save(specs, threats, complete=False)
+    meta = check_checkpoint(checkpoint, cfg, num_classes)
+    ev = _Evaluation(cfg, checkpoint, info, device)
+    ev.ids = evaluation_subset(test_set, cfg["eval"].get("max_batches"), _test_batch_size(cfg), int(cfg["seed"]))
+    ev.clip_digest = digest_of(ev.ids)
+    settings = _settings_key(ev, specs, threats)
+    results_dir, cache_dir, lock_dir = _locations(cfg, checkpoint, ev.digest, settings, out_dir, eval_root)
+    lock = RunLock(lock_dir, "evaluation directory") if info.is_main else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        with log_to_file(results_dir / "eval.log", enabled=info.is_main):
+            log.info("evaluating %s (sha256 %s) on %d clips; results in %s", checkpoint, ev.digest[:12],
+                     len(ev.ids), results_dir)
+            store = ItemStore(cache_dir, writable=info.is_main)
+            if info.is_main:
+                save_config(cfg, results_dir / "config.yaml")
+            return _run(ev, store, specs, threats, test_set, train_set, meta, settings, results_dir)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _test_batch_size(cfg: Mapping) -> int:
+    return int(cfg["data"].get("test_batch_size") or cfg["data"]["batch_size"])
+
+
+def _settings_key(ev: _Evaluation, specs: list[dict], threats: list[str]) -> dict:
+    """Everything that decides this evaluation's results file (its folder is named by the digest)."""
+    e = ev.cfg["eval"]
+    return {**ev.base_key(), "attacks": specs, "threats": threats, "seed": int(ev.cfg["seed"]),
+            "surrogate": ev.surrogate_digest if "transfer" in threats else None,
+            "audit": bool(e.get("audit")), "audit_batches": e.get("audit_batches"), "fit_batches": e.get("fit_batches")}
+
+
+def _locations(cfg: Mapping, checkpoint: Path, digest: str, settings: dict, out_dir: str | Path | None,
+               eval_root: str | Path | None) -> tuple[Path, Path, Path]:
+    """(results folder, item cache folder, folder to lock) of this evaluation."""
+    settings_digest = digest_of(settings, 8)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        _check_out_dir(out_dir, digest, settings_digest)
+        return out_dir, out_dir / "cache", out_dir
+    root = Path(eval_root) if eval_root is not None else run_dir_of(cfg) / "eval"
+    folder = root / checkpoint_folder(checkpoint, digest)
+    return folder / settings_digest, folder / "cache", folder
+
+
+def _check_out_dir(out_dir: Path, digest: str, settings_digest: str) -> None:
+    """An explicit results folder may be reused only by the same checkpoint with the same settings."""
+    existing = out_dir / RESULTS_JSON
+    if not existing.is_file():
+        return
+    from videoabnn.utils.io import read_json
+
+    try:
+        prov = read_json(existing).get("provenance") or {}
+    except ValueError:
+        prov = {}
+    if prov.get("checkpoint_digest") != digest or prov.get("settings_digest") != settings_digest:
+        what = "another checkpoint" if prov.get("checkpoint_digest") != digest else "other settings"
+        raise EvaluationError(f"{out_dir} already holds results of {what} ({existing}); choose another out_dir "
+                              "(or leave it unset: results then go to <work_dir>/eval/<checkpoint>-<digest>/...)")
+
+
+def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str], test_set: Dataset,
+         train_set: Dataset | None, meta: dict, settings: dict, results_dir: Path) -> dict:
+    model = _defended_model(ev.cfg, ev.checkpoint, ev.device)
+    attackers = _attackers(ev.cfg, model, threats, ev.device)
+    loader, batch_ids = eval_loader(test_set, ev.cfg, ev.info, indices=ev.ids)
+    write = _writer(ev, specs, threats, test_set, meta, settings, results_dir)
+    ev.clean = store.get("clean", ev.base_key())
+    if ev.clean is None:
+        logits, labels, videos = predict(model, loader, batch_ids, ev.device, show=ev.info.is_main)
+        ev.clean = {"logits": logits, "labels": labels, "videos": videos}
+        if ev.info.is_main:
+            store.put("clean", ev.base_key(), ev.clean)
+        barrier()
+    write(complete=False)
     for th in threats:
         for index, spec in enumerate(specs):
-            key = result_key(spec, th)
-            done = run.state["attacks"].get(key)
-            if done is not None and done.get("params") == json.dumps(attack_params(spec), sort_keys=True):
+            name, key = result_key(spec, th), ev.attack_key(spec, th, attack_seed(ev.cfg, index))
+            record = store.get(name, key)
+            if record is None:
+                record = _run_attack(ev, store, model, attackers[th], spec, th, index, loader, batch_ids, train_set)
+                if ev.info.is_main:
+                    store.put(name, key, record)
+                barrier()
+            ev.records[name] = record
+            write(complete=False)
+    if ev.cfg["eval"].get("audit"):
+        ev.audit = _audit(ev, store, model, test_set, attackers.get("transfer"))
+    return write(complete=True)
+
+
+def _writer(ev: _Evaluation, specs: list[dict], threats: list[str], test_set: Dataset, meta: dict, settings: dict,
+            results_dir: Path):
+    """A function writing the results (so far) to ``results_dir``; returns the results dict."""
+    from videoabnn.report.tables import results_markdown
+
+    def write(complete: bool) -> dict:
+        results = build_results(ev, specs, threats, test_set, meta, settings, complete)
+        data = Results.from_dict(results, "evaluator output").to_dict()
+        if ev.info.is_main:
+            atomic_write_json(results_dir / RESULTS_JSON, data)
+            atomic_write_text(results_dir / RESULTS_MD, results_markdown(data))
+        return data
+
+    return write
+
+
+def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_set: Dataset, meta: dict,
+                  settings: dict, complete: bool) -> dict:
+    """The results dict (schema ``videoabnn.results.Results``) of the records computed so far."""
+    clean = ev.clean
+    classes = list(getattr(test_set, "classes", []) or []) or None
+    clean_correct = M.clip_correct(clean["logits"], clean["labels"])
+    rows, by_threat = {}, {th: {} for th in threats}
+    for th in threats:
+        for index, spec in enumerate(specs):
+            rec = ev.records.get(result_key(spec, th))
+            if rec is None:
                 continue
-            run.state["attacks"][key] = _run_attack(run, model, attackers[th], spec, th, index, loader, batch_ids,
-                                                    train_set)
-            run.save(specs, threats, complete=False)
-    if cfg["eval"].get("audit") and run.state.get("audit") is None:
-        run.state["audit"] = _audit(run, model, test_set, attackers.get("transfer"))
-        run.save(specs, threats, complete=False)
-    results = run.save(specs, threats, complete=True)
-    barrier()
-    return results
+            correct = M.clip_correct(rec["logits"], clean["labels"])
+            by_threat[th][spec["id"]] = correct
+            rows[result_key(spec, th)] = {
+                "name": spec["name"], "threat": th, "params": attack_params(spec),
+                "clip_acc": correct.float().mean().item(),
+                "video_acc": M.video_accuracy(rec["logits"], clean["labels"], clean["videos"]),
+                "success_rate": _nan_none(M.success_rate(clean_correct, correct)),
+                "mean_linf": rec["linf"].mean().item(), "mean_l2": rec["l2"].mean().item(),
+                "seconds": rec["seconds"], "seed": attack_seed(ev.cfg, index),
+                "parts": dict(rec.get("parts") or {}), "artifact": rec.get("artifact")}
+    clean_summary = M.summarize_predictions(clean["logits"], clean["labels"], clean["videos"], classes)
+    headline = "white" if "white" in threats else (threats[0] if threats else "white")
+    head = [v for v in rows.values() if v["threat"] == headline]
+    summary = {
+        "threat": headline,
+        "acc_adv": _nan_none(M.acc_adv(v["clip_acc"] for v in head)),
+        "acc_all": M.acc_all(clean_summary["clip_acc"], [v["clip_acc"] for v in head]),
+        "acc_adv_video": _nan_none(M.acc_adv(v["video_acc"] for v in head)),
+        "acc_all_video": M.acc_all(clean_summary["video_acc"], [v["video_acc"] for v in head]),
+        "worst_case": {th: M.worst_case_accuracy(v, clean_correct) for th, v in by_threat.items() if v},
+        "worst_case_attacks": {th: sorted(v) for th, v in by_threat.items() if v},
+    }
+    run = {"name": meta.get("run_name", ev.cfg["name"]), "method": meta.get("method", ev.cfg["train"]["method"]),
+           "checkpoint": str(ev.checkpoint), "checkpoint_digest": ev.digest,
+           "train_seconds": meta.get("train_seconds"), "epochs": meta.get("epochs"),
+           "train_cost": dict(meta.get("train_cost") or {})}
+    return {"schema_version": SCHEMA_VERSION, "run": run, "clean": clean_summary, "attacks": rows,
+            "summary": summary, "audit": ev.audit, "complete": complete, "num_clips": len(clean["labels"]),
+            "data_subset": _subset_record(ev, test_set), "skipped_videos": _skipped(test_set),
+            "provenance": {"checkpoint_digest": ev.digest, "settings_digest": digest_of(settings, 8),
+                           "surrogate_digest": ev.surrogate_digest, "versions": code_versions()},
+            "config": ev.cfg.to_dict() if hasattr(ev.cfg, "to_dict") else dict(ev.cfg),
+            "environment": environment_info(), "seed": int(ev.cfg["seed"])}
+
+
+def _nan_none(value: float) -> float | None:
+    return None if value != value else value
+
+
+def _subset_record(ev: _Evaluation, test_set: Dataset) -> dict:
+    """Which clips were evaluated: all of them, or a class-stratified subset (ids recorded)."""
+    total = len(test_set)
+    if len(ev.ids) == total:
+        return {"kind": "all", "count": total, "digest": ev.clip_digest}
+    labels, _ = item_labels(test_set)
+    return {"kind": "stratified", "count": len(ev.ids), "of": total, "digest": ev.clip_digest,
+            "classes": len({labels[i] for i in ev.ids}), "ids": list(ev.ids)}
+
+
+def _skipped(dataset: Dataset) -> list[dict[str, str]]:
+    return [{"path": str(p), "cause": str(c)} for p, c in getattr(dataset, "skipped", []) or []]
 
 
 def _defended_model(cfg: Mapping, checkpoint: Path, device: torch.device) -> nn.Module:
@@ -336,20 +398,21 @@ def _num_classes(model: nn.Module) -> int | None:
     return int(spec["num_classes"]) if spec else None
 
 
-def _run_attack(run: _Run, model: nn.Module, attacker: nn.Module, spec: dict, threat: str, index: int,
-                loader: DataLoader, batch_ids: Sequence[int], train_set: Dataset | None) -> dict:
-    """Attack every test batch; adversarial logits and perturbation sizes per clip, gathered over ranks."""
+def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: nn.Module, spec: dict, threat: str,
+                index: int, loader: DataLoader, batch_ids: Sequence[int], train_set: Dataset | None) -> dict:
+    """Attack every evaluated batch; adversarial logits and perturbation sizes per clip, gathered over ranks."""
     from videoabnn.attacks import build_attack
 
-    cfg, device, info = run.cfg, run.device, run.info
-    attack = build_attack(spec["name"], attacker, seed=int(cfg["seed"]) + index, **attack_params(spec))
+    seed = attack_seed(ev.cfg, index)
+    attack = build_attack(spec["name"], attacker, seed=seed, **attack_params(spec))
     start = time.perf_counter()
+    artifact = None
     if hasattr(attack, "fit"):
-        _fit_universal(run, attack, spec, threat, train_set)
+        artifact = str(_fit_universal(ev, store, attack, spec, threat, seed, train_set))
     parts = []
-    desc = f"{result_key(spec, threat)}"
-    for b, batch in zip(batch_ids, progress(loader, desc, enabled=info.is_main, total=len(batch_ids))):
-        x, y = batch["clip"].to(device), batch["label"].to(device)
+    desc = result_key(spec, threat)
+    for b, batch in zip(batch_ids, progress(loader, desc, enabled=ev.info.is_main, total=len(batch_ids))):
+        x, y = batch["clip"].to(ev.device), batch["label"].to(ev.device)
         x_adv = attack(x, y)
         with torch.no_grad():
             logits = model(x_adv).float().cpu()
@@ -357,25 +420,33 @@ def _run_attack(run: _Run, model: nn.Module, attacker: nn.Module, spec: dict, th
         parts.append((b, logits, linf, l2))
     logits, linf, l2 = _merge(parts)
     seconds = max(all_gather_objects(time.perf_counter() - start))
-    return {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds,
-            "params": json.dumps(attack_params(spec), sort_keys=True)}
+    log.info("%s: clip accuracy %.4f (%.1f s)", desc, M.clip_correct(logits, ev.clean["labels"]).float().mean(),
+             seconds)
+    return {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds, "artifact": artifact}
 
 
-def _fit_universal(run: _Run, attack: Any, spec: dict, threat: str, train_set: Dataset | None) -> None:
-    """Fit a universal attack on the training split (rank 0), save it, and load it on every rank."""
-    cfg = run.cfg
-    digest = hashlib.sha256(json.dumps(attack_params(spec), sort_keys=True).encode()).hexdigest()[:8]
-    path = run.out_dir / "universal" / f"{result_key(spec, threat).replace('@', '_')}_{digest}.pt"
-    if run.info.is_main and not path.is_file():
+def _fit_universal(ev: _Evaluation, store: ItemStore, attack: Any, spec: dict, threat: str, seed: int,
+                   train_set: Dataset | None) -> Path:
+    """Fit a universal attack on the training split (rank 0) or reuse the one fitted under the same key."""
+    cfg = ev.cfg
+    attacked = ev.surrogate_digest if threat == "transfer" else ev.digest
+    key = {"attacked_checkpoint": attacked, "threat": threat, "attack": dict(spec), "seed": seed,
+           "train_data": ev.data_key(), "fit_batches": cfg["eval"].get("fit_batches"),
+           "train_set": "given" if train_set is not None else "configured", "versions": code_versions()}
+    patches = ItemStore(store.folder / "universal", writable=store.writable)
+    name = result_key(spec, threat)
+    path = patches.path_for(name, key)
+    if ev.info.is_main and not path.is_file():
+        patches.explain(name, key)
         train_set = train_set if train_set is not None else build_dataset(cfg, train=True)
-        fit_batches = cfg["eval"].get("fit_batches")
-        single = DistInfo()
-        loader, _ = eval_loader(train_set, cfg, single, fit_batches)
-        attack.fit(_Clips(loader, run.device))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        loader, _ = eval_loader(train_set, cfg, DistInfo(), cfg["eval"].get("fit_batches"))
+        log.info("fitting %s on %d training batches", name, len(loader))
+        attack.fit(_Clips(loader, ev.device))
         attack.save(path)
+        patches.remember(name, key)
     barrier()
     attack.load(path)
+    return path
 
 
 class _Clips:
@@ -392,45 +463,31 @@ class _Clips:
         return len(self.loader)
 
 
-def _audit(run: _Run, model: nn.Module, test_set: Dataset, surrogate: nn.Module | None) -> dict | None:
-    """Gradient-masking checks on the first ``eval.audit_batches`` test batches (rank 0; shared with all).
+def audit_clip_ids(ev: _Evaluation, test_set: Dataset) -> list[int]:
+    """A class-stratified, seeded subset of the evaluated clips for the gradient-masking audit."""
+    from videoabnn.engine.subsets import stratified_clip_subset
 
-    With a transfer surrogate configured, the white-box vs transfer check runs too."""
+    size = int(ev.cfg["eval"]["audit_batches"]) * _test_batch_size(ev.cfg)
+    return stratified_clip_subset(test_set, ev.ids, size, int(ev.cfg["seed"]))
+
+
+def _audit(ev: _Evaluation, store: ItemStore, model: nn.Module, test_set: Dataset,
+           surrogate: nn.Module | None) -> dict | None:
+    """Gradient-masking checks on a stratified subset of the evaluated clips (rank 0; shared with all)."""
     from videoabnn.attacks import audit_gradient_masking
 
+    ids = audit_clip_ids(ev, test_set)
+    key = {**ev.base_key(), "audit_clips": digest_of(ids), "seed": int(ev.cfg["seed"]),
+           "surrogate": ev.surrogate_digest if surrogate is not None else None}
+    found = store.get("audit", key)
+    if found is not None:
+        return found["report"]
     report = None
-    if run.info.is_main:
-        loader, _ = eval_loader(test_set, run.cfg, DistInfo(), int(run.cfg["eval"]["audit_batches"]))
-        batches = list(_Clips(loader, run.device))
-        report = audit_gradient_masking(model, batches, surrogate, seed=int(run.cfg["seed"])).to_dict()
+    if ev.info.is_main:
+        loader, _ = eval_loader(test_set, ev.cfg, DistInfo(), indices=ids)
+        batches = list(_Clips(loader, ev.device))
+        log.info("gradient-masking audit on %d clips", len(ids))
+        report = audit_gradient_masking(model, batches, surrogate, seed=int(ev.cfg["seed"])).to_dict()
+        report["settings"]["clip_ids"] = ids
+        store.put("audit", key, {"report": report})
     return broadcast_object(report)
-
-
-# --------------------------------------------------------------------------- markdown
-def _pct(value: Any) -> str:
-    return "-" if value is None or value != value else f"{100 * value:.2f}"
-
-
-def results_markdown(results: Mapping) -> str:
-    """A Markdown table of one results dict (accuracies in %)."""
-    run, clean, summary = results["run"], results["clean"], results["summary"]
-    lines = [f"# {run['name']} ({run['method']})", "",
-             f"checkpoint: `{run['checkpoint']}`; clips: {results['num_clips']}; seed: {results['seed']}"
-             + ("" if results.get("complete") else "; **partial results (evaluation not finished)**"), "",
-             "| attack | threat | clip acc % | video acc % | success % | mean Linf | mean L2 | seconds |",
-             "|---|---|---|---|---|---|---|---|",
-             f"| clean | - | {_pct(clean['clip_acc'])} | {_pct(clean['video_acc'])} | - | - | - | - |"]
-    for key, a in results["attacks"].items():
-        lines.append(f"| {key} | {a['threat']} | {_pct(a['clip_acc'])} | {_pct(a['video_acc'])} | "
-                     f"{_pct(a['success_rate'])} | {a['mean_linf']:.4f} | {a['mean_l2']:.3f} | {a['seconds']:.1f} |")
-    lines += ["", f"Acc_adv ({summary['threat']}, clip): {_pct(summary['acc_adv'])}; "
-              f"Acc_all: {_pct(summary['acc_all'])}; video: {_pct(summary['acc_adv_video'])} / "
-              f"{_pct(summary['acc_all_video'])}"]
-    for th, acc in summary["worst_case"].items():
-        lines.append(f"Worst case over {len(summary['worst_case_attacks'][th])} {th}-box attacks (per clip, "
-                     f"clean included): {_pct(acc)}")
-    audit = results.get("audit")
-    if audit:
-        passed = audit.get("passed")
-        lines.append(f"Gradient-masking audit: {'passed' if passed else 'FAILED' if passed is not None else '-'}")
-    return "\n".join(lines) + "\n"

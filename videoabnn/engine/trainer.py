@@ -38,8 +38,11 @@ from videoabnn.engine.evaluator import predict
 from videoabnn.engine.logging import RunLogger, progress
 from videoabnn.engine.metrics import clip_accuracy, video_accuracy
 from videoabnn.utils import atomic_write_json, environment_info, seed_everything
+from videoabnn.utils.lock import RunLock
+from videoabnn.utils.logs import log_to_file
 
 SUMMARY_NAME = "train_summary.json"
+TEXT_LOG = "train.log"
 
 
 class TrainingError(RuntimeError):
@@ -149,10 +152,23 @@ def train(cfg: Mapping, *, resume: bool = False, train_set: Dataset | None = Non
     ``train_set``/``val_set`` replace the configured data (programmatic use); ``attack`` is an
     optional factory ``(model, eps_scale, seed) -> attack(x, y)`` replacing ``train.attack``.
     """
-    t = cfg["train"]
     info = init_distributed(select_device(cfg["device"]))
-    device = select_device(cfg["device"], info)
     run_dir = run_dir_of(cfg)
+    lock = RunLock(run_dir, "run directory") if info.is_main else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        with log_to_file(run_dir / TEXT_LOG, enabled=info.is_main):
+            return _train(cfg, info, run_dir, resume, train_set, val_set, attack)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Dataset | None,
+           val_set: Dataset | None, attack: Any) -> Path:
+    t = cfg["train"]
+    device = select_device(cfg["device"], info)
     last_path = _check_resume_target(run_dir, resume)
     seed = int(cfg["seed"])
     seed_everything(seed)

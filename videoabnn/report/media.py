@@ -7,12 +7,13 @@ clip, one column per frame), an animated GIF (Pillow) and an MP4 (PyAV), each wr
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from videoabnn.utils.io import atomic_save_image, atomic_write
 
 LABEL_WIDTH = 96
 
@@ -37,20 +38,6 @@ def amplify_perturbation(clean, adversarial, gain: float | None = None):
         gain = 0.5 / peak if peak > 0 else 1.0
     out = 0.5 + gain * delta
     return out.clamp(0, 1) if hasattr(out, "clamp") else np.clip(out, 0, 1)
-
-
-def _atomic(path: str | os.PathLike, write: Callable[[str], None], suffix: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def _pick(frames: np.ndarray, max_frames: int | None) -> np.ndarray:
@@ -91,7 +78,7 @@ def save_frame_grid(path: str | os.PathLike, rows: Mapping[str, object], max_fra
                     scale: int = 4) -> Path:
     """Write :func:`frame_grid` as a PNG atomically."""
     image = frame_grid(rows, max_frames, scale)
-    return _atomic(path, lambda tmp: image.save(tmp, format="PNG"), ".png")
+    return atomic_save_image(image, path, "PNG")
 
 
 def side_by_side(clips: Sequence[object], scale: int = 4, pad: int = 2) -> np.ndarray:
@@ -115,7 +102,7 @@ def save_gif(path: str | os.PathLike, clips: Sequence[object] | object, fps: flo
     def write(tmp: str) -> None:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration, loop=0)
 
-    return _atomic(path, write, ".gif")
+    return atomic_write(path, write)
 
 
 def save_mp4(path: str | os.PathLike, clips: Sequence[object] | object, fps: int = 8, scale: int = 4) -> Path:
@@ -140,7 +127,7 @@ def save_mp4(path: str | os.PathLike, clips: Sequence[object] | object, fps: int
             for packet in stream.encode():
                 container.mux(packet)
 
-    return _atomic(path, write, ".mp4")
+    return atomic_write(path, write)
 
 
 def save_example(out_dir: str | os.PathLike, name: str, clean, adversarial, *, max_frames: int = 8,

@@ -8,7 +8,6 @@ position sweep holds ``{"models": {name: {"rows": [...], "cols": [...], "acc": [
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from videoabnn.report.tables import attack_columns, model_name  # noqa: E402
+from videoabnn.utils.io import atomic_save_image  # noqa: E402
 
 DEFAULT_SIZE = (6.4, 4.0)
 DPI = 100
@@ -26,18 +26,10 @@ DPI = 100
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
     """Save a figure as PNG atomically and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.replace(tmp, path)
+        return atomic_save_image(fig, path, "PNG", dpi=DPI)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def _check_sweep(sweep: Mapping, source: str) -> Mapping:

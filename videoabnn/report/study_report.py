@@ -60,8 +60,7 @@ def find_results(study_dir: str | os.PathLike, order: Sequence[str] | None = Non
         data = _read(path)
         if not (isinstance(data, Mapping) and {"run", "clean", "attacks"} <= set(data)):
             continue
-        check_results(data, str(path))
-        found[path.stem] = data
+        found[path.stem] = check_results(data, str(path))
     if order:
         ranked = [found[n] for n in order if n in found]
         return ranked + [v for k, v in found.items() if k not in order]

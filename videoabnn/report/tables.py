@@ -10,43 +10,28 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
+
+from videoabnn.results import Results
+from videoabnn.results import load_results as schema_load
 
 WHITE = "white"
 THREAT_TITLES = {"white": "white-box", "gray": "gray-box", "transfer": "transfer"}
 
 
 def load_results(paths: Iterable[str | os.PathLike]) -> list[dict]:
-    """Read results JSON files, checking the keys every table needs; errors name the file."""
-    out = []
-    for path in paths:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as err:
-            raise FileNotFoundError(f"results file not found: {path}") from err
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON: {err}") from err
-        check_results(data, source=str(path))
-        out.append(data)
-    return out
+    """Read results files, validated against the schema (``videoabnn.results``); errors name the file."""
+    return [read_results_file(path).to_dict() for path in paths]
 
 
-def check_results(data: Any, source: str = "results") -> None:
-    """Raise ValueError naming the missing key when ``data`` does not follow the results schema."""
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{source}: expected a JSON object, got {type(data).__name__}")
-    for key in ("run", "clean", "attacks"):
-        if key not in data:
-            raise ValueError(f"{source}: missing key {key!r} (expected run, clean, attacks, summary)")
-    if "clip_acc" not in data["clean"]:
-        raise ValueError(f"{source}: missing key 'clean.clip_acc'")
-    if not isinstance(data["attacks"], Mapping):
-        raise ValueError(f"{source}: 'attacks' must be an object keyed by attack id")
-    for attack_id, entry in data["attacks"].items():
-        if not isinstance(entry, Mapping) or "clip_acc" not in entry:
-            raise ValueError(f"{source}: attack {attack_id!r} has no 'clip_acc'")
+def read_results_file(path: str | os.PathLike) -> Results:
+    """One validated results file."""
+    return schema_load(path)
+
+
+def check_results(data: Any, source: str = "results") -> dict:
+    """Validate ``data`` against the results schema; returns it as the schema writes it."""
+    return Results.from_dict(data, source).to_dict()
 
 
 def model_name(result: Mapping) -> str:
@@ -92,19 +77,19 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def acc_adv(result: Mapping, threat: str | None = WHITE) -> float | None:
-    """Acc_adv as the file states it (white-box), else the mean over the attacks of ``threat``."""
+def threat_acc_adv(result: Mapping, threat: str | None = WHITE) -> float | None:
+    """Acc_adv of one threat model: the file's summary for its headline threat, else the mean over its attacks."""
     summary = result.get("summary") or {}
-    if threat == WHITE and summary.get("acc_adv") is not None:
+    if threat == summary.get("threat") and summary.get("acc_adv") is not None:
         return float(summary["acc_adv"])
     accs = [e["clip_acc"] for k, e in result["attacks"].items() if threat is None or attack_threat(k, e) == threat]
     return _mean(accs)
 
 
-def acc_all(result: Mapping, threat: str | None = WHITE) -> float | None:
-    """Acc_all as the file states it (white-box), else the mean over clean plus the attacks."""
+def threat_acc_all(result: Mapping, threat: str | None = WHITE) -> float | None:
+    """Acc_all of one threat model: the file's summary for its headline threat, else clean plus its attacks."""
     summary = result.get("summary") or {}
-    if threat == WHITE and summary.get("acc_all") is not None:
+    if threat == summary.get("threat") and summary.get("acc_all") is not None:
         return float(summary["acc_all"])
     accs = [e["clip_acc"] for k, e in result["attacks"].items() if threat is None or attack_threat(k, e) == threat]
     return _mean([result["clean"]["clip_acc"], *accs])
@@ -179,8 +164,8 @@ def results_rows(results: Sequence[Mapping], threat: str = WHITE, reference_meth
             model_name(res),
             pct(res["clean"]["clip_acc"]),
             *accs,
-            pct(acc_adv(res, threat)),
-            pct(acc_all(res, threat)),
+            pct(threat_acc_adv(res, threat)),
+            pct(threat_acc_all(res, threat)),
             pct(worst_case(res, threat)),
             _seconds(train_seconds(res)),
             _ratio(time_ratio(res, ref)),
@@ -258,37 +243,22 @@ def _fmt_param(value: Any) -> str:
 
 
 def audit_rows(result: Mapping) -> list[tuple[str, bool | None, str]]:
-    """(check name, passed, detail) rows from a result's gradient-masking audit, whatever its form."""
+    """(check name, passed, detail) rows of a result's gradient-masking audit (schema AuditResult)."""
     audit = result.get("audit")
-    if not audit:
-        return []
-    checks = audit.get("checks") if isinstance(audit, Mapping) else audit
-    rows: list[tuple[str, bool | None, str]] = []
-    if isinstance(checks, Mapping):
-        checks = [{"name": k, **(v if isinstance(v, Mapping) else {"passed": v})} for k, v in checks.items()]
-    for check in checks or []:
-        if not isinstance(check, Mapping):
-            continue
-        detail = check.get("reason") or check.get("detail") or check.get("message") or ""
-        if isinstance(detail, (dict, list)):
-            detail = json.dumps(detail)
+    rows = []
+    for check in (audit or {}).get("checks") or []:
+        detail = check["reason"]
         if check.get("value") is not None:
             limit = f" (threshold {_fmt_param(check['threshold'])})" if check.get("threshold") is not None else ""
-            detail = f"value {_fmt_param(check['value'])}{limit}" + (f"; {detail}" if detail else "")
-        passed = check.get("passed")
-        rows.append((str(check.get("name", "?")), None if passed is None else bool(passed), str(detail)))
+            detail = f"value {_fmt_param(check['value'])}{limit}; {detail}"
+        rows.append((str(check["name"]), check["passed"], detail))
     return rows
 
 
 def audit_passed(result: Mapping) -> bool | None:
     """Whether every gradient-masking check passed (None when the file has no audit)."""
     audit = result.get("audit")
-    if not audit:
-        return None
-    if isinstance(audit, Mapping) and audit.get("passed") is not None:
-        return bool(audit["passed"])
-    rows = audit_rows(result)
-    return all(p is not False for _, p, _ in rows) if rows else None
+    return None if not audit else bool(audit["passed"])
 
 
 def audit_table(results: Sequence[Mapping]) -> str:
@@ -318,3 +288,35 @@ def sweep_table(sweep: Mapping) -> str:
         by_x = {p["x"]: p["clip_acc"] for p in points}
         rows.append([name, *[pct(by_x.get(x)) for x in xs]])
     return markdown_table(header, rows)
+
+
+def results_markdown(results: Mapping) -> str:
+    """One results dict as Markdown: a row per attack (accuracies in %), summaries and the audit verdict."""
+    run, clean, summary = results["run"], results["clean"], results["summary"]
+    subset = results.get("data_subset") or {}
+    clips = f"{results['num_clips']}" + (f" (class-stratified subset of {subset.get('of')})"
+                                         if subset.get("kind") == "stratified" else "")
+    head = [f"# {run['name']} ({run['method']})", "",
+            f"checkpoint: `{run['checkpoint']}` (sha256 {str(run.get('checkpoint_digest') or '')[:12]}); clips: "
+            f"{clips}; seed: {results['seed']}" + ("" if results.get("complete") else
+                                                 "; **partial results (evaluation not finished)**"), ""]
+    rows = [["clean", "-", pct(clean["clip_acc"], 2), pct(clean.get("video_acc"), 2), "-", "-", "-", "-"]]
+    for key, a in results["attacks"].items():
+        rows.append([key, a["threat"], pct(a["clip_acc"], 2), pct(a.get("video_acc"), 2), pct(a.get("success_rate"), 2),
+                     _num(a.get("mean_linf"), 4), _num(a.get("mean_l2"), 3), _num(a.get("seconds"), 1)])
+    table = markdown_table(["attack", "threat", "clip acc %", "video acc %", "success %", "mean Linf", "mean L2",
+                            "seconds"], rows)
+    lines = [*head, table, "", f"Acc_adv ({summary['threat']}, clip): {pct(summary.get('acc_adv'), 2)}; "
+             f"Acc_all: {pct(summary.get('acc_all'), 2)}; video: {pct(summary.get('acc_adv_video'), 2)} / "
+             f"{pct(summary.get('acc_all_video'), 2)}"]
+    for th, acc in summary["worst_case"].items():
+        count = len((summary.get("worst_case_attacks") or {}).get(th, []))
+        lines.append(f"Worst case over {count} {th}-box attacks (per clip, clean included): {pct(acc, 2)}")
+    verdict = audit_passed(results)
+    if verdict is not None:
+        lines.append(f"Gradient-masking audit: {'passed' if verdict else 'FAILED'}")
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"

@@ -51,6 +51,19 @@ def _batches(dataset, batch_size: int, max_batches: int | None) -> list[tuple[Te
     return out
 
 
+def _test_batches(dataset, batch_size: int, max_batches: int | None, seed: int) -> tuple[list, dict]:
+    """Test batches of a class-stratified subset (all clips when ``max_batches`` is None) and its record."""
+    from torch.utils.data import Subset
+
+    from videoabnn.engine.subsets import evaluation_subset
+    from videoabnn.utils.provenance import digest_of
+
+    ids = evaluation_subset(dataset, max_batches, batch_size, seed)
+    record = {"kind": "all" if len(ids) == len(dataset) else "stratified", "count": len(ids), "of": len(dataset),
+              "digest": digest_of(ids), "ids": ids if len(ids) < len(dataset) else None}
+    return _batches(Subset(dataset, ids), batch_size, None), record
+
+
 @torch.no_grad()
 def _correct(model: nn.Module, batches: list[tuple[Tensor, Tensor]], transform: Callable[[Tensor], Tensor]) -> Tensor:
     """Per-clip correctness of ``model`` on ``transform(x)`` over all batches."""
@@ -77,14 +90,17 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
                 log: Callable[[str], None] = print) -> dict:
     """All sweeps for one checkpoint; returns its results dict and its sweep series."""
     from videoabnn.attacks import build_attack, parse_frames
+    from videoabnn.engine.eval_store import checkpoint_folder
     from videoabnn.models import load_model
     from videoabnn.report.media import save_example
+    from videoabnn.utils.provenance import file_digest
 
     spec = _settings(cfg)
     kind, param = spec.get("kind", "universal_patch"), SIZE_PARAM[spec.get("kind", "universal_patch")]
     work = Path(cfg["work_dir"])
     seed = int(cfg["seed"])
     model = load_model(checkpoint).eval()
+    folder = checkpoint_folder(checkpoint, file_digest(checkpoint))  # patches of another checkpoint never mix
     clean = _correct(model, test_batches, lambda x: x)
     fit = dict(spec.get("fit") or {})
     if kind == "universal_patch":
@@ -95,7 +111,7 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
         start = time.perf_counter()
         attack = build_attack(kind, model, seed=seed, epochs=epochs, **{param: float(size)}, **fit)
         attack.fit(train_batches)
-        attack.save(work / "patches" / name / f"{kind}_{size}.pt")
+        attack.save(work / "patches" / folder / f"{kind}_{size}.pt")
         correct = _correct(model, test_batches, lambda x, a=attack: a(x, torch.zeros(len(x), dtype=torch.long)))
         key = f"{kind}_{size}"
         attacks[key] = _entry(kind, {param: float(size), "epochs": epochs, **fit}, correct, clean,
@@ -124,7 +140,7 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
         examples.append({"title": f"{kind} ({param} {ref_size}) on {name}, test clip {i}", "model": name,
                          **{k: p.relative_to(work).as_posix() for k, p in paths.items()}})
     return {"clean": clean, "attacks": attacks, "size": series, "frames": frames_series, "position": grid,
-            "examples": examples, "model": model}
+            "examples": examples, "model": model, "folder": folder}
 
 
 def _position_grid(model: nn.Module, attack: Any, batches: list, steps: int) -> dict:
@@ -145,8 +161,10 @@ def _position_grid(model: nn.Module, attack: Any, batches: list, steps: int) -> 
 
 
 def _results_file(cfg: Mapping, name: str, checkpoint: Path, out: dict) -> dict:
-    """A results dict in the schema of docs/design.md (white-box rows, per-clip worst case)."""
+    """The results (schema ``videoabnn.results.Results``): white-box rows and the per-clip worst case."""
     from videoabnn.models.checkpoint import load_checkpoint
+    from videoabnn.results import SCHEMA_VERSION, Results
+    from videoabnn.utils.provenance import code_versions, file_digest
 
     meta = load_checkpoint(checkpoint)
     clean = out["clean"]
@@ -157,15 +175,21 @@ def _results_file(cfg: Mapping, name: str, checkpoint: Path, out: dict) -> dict:
         attacks[key] = entry
     accs = [a["clip_acc"] for a in attacks.values()]
     clean_acc = clean.float().mean().item()
-    return {"run": {"name": name, "method": meta.get("method", name), "checkpoint": str(checkpoint),
-                    "train_seconds": meta.get("train_seconds"), "epochs": meta.get("epochs")},
-            "clean": {"clip_acc": clean_acc, "video_acc": None, "per_class": {}},
-            "attacks": attacks,
-            "summary": {"threat": "white", "acc_adv": sum(accs) / len(accs), "acc_all": (clean_acc + sum(accs)) / (len(accs) + 1),
-                        "worst_case": {"white": worst.float().mean().item()}},
-            "audit": None, "num_clips": len(clean),
-            "config": {k: v for k, v in (cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)).items()},
-            "environment": environment_info(), "seed": int(cfg["seed"])}
+    digest = file_digest(checkpoint)
+    return Results.from_dict({
+        "schema_version": SCHEMA_VERSION,
+        "run": {"name": name, "method": meta.get("method", name), "checkpoint": str(checkpoint),
+                "checkpoint_digest": digest, "train_seconds": meta.get("train_seconds"), "epochs": meta.get("epochs")},
+        "clean": {"clip_acc": clean_acc, "video_acc": None, "per_class": {}},
+        "attacks": attacks,
+        "summary": {"threat": "white", "acc_adv": sum(accs) / len(accs),
+                    "acc_all": (clean_acc + sum(accs)) / (len(accs) + 1),
+                    "worst_case": {"white": worst.float().mean().item()},
+                    "worst_case_attacks": {"white": sorted(attacks)}},
+        "audit": None, "num_clips": len(clean), "data_subset": out["subset"],
+        "provenance": {"checkpoint_digest": digest, "versions": code_versions()},
+        "config": cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg),
+        "environment": environment_info(), "seed": int(cfg["seed"])}, f"patch study {name}").to_dict()
 
 
 def run_patch_study(cfg: Mapping, log: Callable[[str], None] = print) -> dict[str, Path]:
@@ -179,7 +203,8 @@ def run_patch_study(cfg: Mapping, log: Callable[[str], None] = print) -> dict[st
     work = Path(cfg["work_dir"])
     batch_size = int(cfg["data"].get("test_batch_size") or cfg["data"]["batch_size"])
     train_batches = _batches(build_dataset(cfg, train=True), batch_size, spec.get("fit_batches"))
-    test_batches = _batches(build_dataset(cfg, train=False), batch_size, spec.get("test_batches"))
+    test_set = build_dataset(cfg, train=False)
+    test_batches, subset = _test_batches(test_set, batch_size, spec.get("test_batches"), int(cfg["seed"]))
     kind = spec.get("kind", "universal_patch")
     sweeps: dict[str, dict] = {"size": {}, "frames": {}, "position": {}}
     examples, names = [], []
@@ -189,7 +214,10 @@ def run_patch_study(cfg: Mapping, log: Callable[[str], None] = print) -> dict[st
             raise FileNotFoundError(f"study.patch_study.checkpoints.{name}: checkpoint not found: {path}")
         log(f"[patch study] {name}: {path}")
         out = study_model(cfg, name, path, train_batches, test_batches, log)
-        atomic_write_json(work / "results" / f"{name}.json", _results_file(cfg, name, path, out))
+        out["subset"] = subset
+        results = _results_file(cfg, name, path, out)
+        atomic_write_json(work / "patches" / out["folder"] / "results.json", results)  # kept per checkpoint
+        atomic_write_json(work / "results" / f"{name}.json", results)  # the report's current view
         sweeps["size"][name] = [{"x": 0.0, "clip_acc": out["clean"].float().mean().item()}] + out["size"]
         if out["frames"]:
             sweeps["frames"][name] = out["frames"]

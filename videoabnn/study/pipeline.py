@@ -15,6 +15,8 @@ from videoabnn.report.study_report import build_report
 from videoabnn.study import steps
 from videoabnn.study.stages import StageRunner
 from videoabnn.utils import atomic_write_json, environment_info
+from videoabnn.utils.lock import RunLock
+from videoabnn.utils.logs import log_to_file
 
 
 def stage_names(cfg: Mapping) -> list[str]:
@@ -44,7 +46,9 @@ def run_study(cfg: Mapping, *, force: bool = False, log: Callable[[str], None] =
     if threads:
         torch.set_num_threads(int(threads))
     try:
-        return _run_study(cfg, force=force, log=log)
+        with RunLock(steps.work_dir(cfg), "study work directory"), \
+                log_to_file(steps.work_dir(cfg) / "study.log"):
+            return _run_study(cfg, force=force, log=log)
     finally:
         torch.set_num_threads(previous)
 
@@ -58,29 +62,39 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict
     runner = StageRunner(work, total=len(plan) + 1, log=log, force=force)
     log(f"[study] profile {cfg['study'].get('profile', 'default')}, work dir {work}, stages: {', '.join(plan)}")
 
-    data = runner.run("data", lambda: steps.make_data(cfg))
+    data = runner.run("data", lambda: steps.make_data(cfg), key={"data": cfg["data"], "study": cfg["study"].get("pretrain")})
     substitute = None
     if "pretrain_substitute" in plan:
-        out = runner.run("pretrain_substitute", lambda: steps.run_training(cfg, steps.substitute_config(cfg)),
-                         files=lambda o: [o["checkpoint"]])
+        sub_cfg = steps.substitute_config(cfg)
+        out = runner.run("pretrain_substitute", lambda: steps.run_training(cfg, sub_cfg),
+                         files=lambda o: [o["checkpoint"]], key={"config": sub_cfg.to_dict()})
         substitute = str(work / out["checkpoint"])
     trained: dict[str, dict] = {}
     for name in names:
-        trained[name] = runner.run(f"train_{name}", lambda n=name: steps.run_training(
-            cfg, steps.model_config(cfg, n, substitute)), files=lambda o: [o["checkpoint"]])
+        run_cfg = steps.model_config(cfg, name, substitute)
+        trained[name] = runner.run(f"train_{name}", lambda c=run_cfg: steps.run_training(cfg, c),
+                                   files=lambda o: [o["checkpoint"]],
+                                   key={"config": run_cfg.to_dict(), "substitute": _digest(substitute)})
     standard = _standard_checkpoint(cfg, trained)
+    eval_settings = {k: cfg["study"].get(k) for k in ("threats", "audit")} | {"eval": cfg["eval"]}
     for name in names:
-        runner.run(f"eval_{name}", lambda n=name: steps.run_evaluation(cfg, n, work / trained[n]["checkpoint"], standard),
-                   files=lambda o: [o["results"]])
-    steps.training_curves(cfg, names)
+        ckpt = work / trained[name]["checkpoint"]
+        runner.run(f"eval_{name}", lambda n=name, c=ckpt: steps.run_evaluation(cfg, n, c, standard),
+                   files=lambda o: [o["results"]],
+                   key={"checkpoint": _digest(ckpt), "surrogate": _digest(standard), **eval_settings})
+    steps.training_curves(cfg, trained)
+    digests = {n: _digest(work / t["checkpoint"]) for n, t in trained.items()}
     for stage in plan:
         if stage.startswith("sweep_"):
             kind = stage[len("sweep_"):]
-            runner.run(stage, lambda k=kind: steps.run_sweep(cfg, k, trained), files=lambda o: [o["sweep"]])
+            runner.run(stage, lambda k=kind: steps.run_sweep(cfg, k, trained), files=lambda o: [o["sweep"]],
+                       key={"checkpoints": digests, "sweep": cfg["study"]["sweeps"][kind], "seed": cfg["seed"]})
     examples = {"examples": []}
     if "examples" in plan:
         examples = runner.run("examples", lambda: steps.make_examples(cfg, trained),
-                              files=lambda o: [e["png"] for e in o["examples"]])
+                              files=lambda o: [e["png"] for e in o["examples"]],
+                              key={"checkpoints": digests, "examples": cfg["study"].get("examples"),
+                                   "eval": cfg["eval"]})
     write_meta(cfg, data, names, runner.all_timings(), examples["examples"], time.perf_counter() - start)
     runner.index = len(plan)
     log(f"[study {len(plan) + 1}/{len(plan) + 1}] report ...")
@@ -90,6 +104,13 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict
     if readme is not None:
         log(f"[study] results table and plot written into {readme}")
     return paths
+
+
+def _digest(path: str | Path | None) -> str | None:
+    """Content digest of a checkpoint (None when there is none)."""
+    from videoabnn.utils.provenance import file_digest
+
+    return file_digest(path) if path is not None and Path(path).is_file() else None
 
 
 def publish_to_readme(cfg: Mapping) -> Path | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from videoabnn.config import Config, ConfigError
+from videoabnn.results import Results
 from videoabnn.study.settings import derived_config
 from videoabnn.utils.io import atomic_write_json
 
@@ -69,26 +70,35 @@ def frame_cache(cfg: Mapping) -> str | None:
     return str(work_dir(cfg) / "cache")
 
 
+def keyed_run_dir(cfg: Mapping, run_cfg: Config) -> Config:
+    """``run_cfg`` with its work dir set to ``runs/<name>-<digest8 of the config>``: a changed config
+    trains in a new folder instead of resuming (or overwriting) a run made with other settings."""
+    from videoabnn.utils.provenance import digest_of
+
+    settings = {k: v for k, v in run_cfg.to_dict().items() if k not in ("work_dir",)}
+    run_cfg["work_dir"] = str(work_dir(cfg) / "runs" / f"{run_cfg['name']}-{digest_of(settings, 8)}")
+    return run_cfg
+
+
 def substitute_config(cfg: Mapping) -> Config:
     """Config of the substitute pretraining run (pretraining set, substitute architecture)."""
     sub = cfg["abnn"]["substitute"]
-    return derived_config(cfg, section(cfg, "pretrain", {}), "study.pretrain", name="substitute",
-                          work_dir=str(work_dir(cfg) / "runs" / "substitute"), train__method="standard",
-                          data__cache_dir=frame_cache(cfg),
-                          model__name=sub["name"], model__kwargs=dict(sub.get("kwargs") or {}),
-                          model__pretrained=None)
+    run_cfg = derived_config(cfg, section(cfg, "pretrain", {}), "study.pretrain", name="substitute",
+                             train__method="standard", data__cache_dir=frame_cache(cfg),
+                             model__name=sub["name"], model__kwargs=dict(sub.get("kwargs") or {}),
+                             model__pretrained=None)
+    return keyed_run_dir(cfg, run_cfg)
 
 
 def model_config(cfg: Mapping, name: str, substitute: str | None = None) -> Config:
     """Config of one trained model of the study (same data, backbone and epochs unless overridden)."""
     overrides = dict(methods(cfg)[name])
-    fixed: dict[str, Any] = {"name": name, "work_dir": str(work_dir(cfg) / "runs" / name),
-                             "data__cache_dir": frame_cache(cfg)}
+    fixed: dict[str, Any] = {"name": name, "data__cache_dir": frame_cache(cfg)}
     if "train.method" not in overrides:
         fixed["train__method"] = name
     if substitute is not None:
         fixed["abnn__substitute__checkpoint"] = substitute
-    return derived_config(cfg, overrides, f"study.methods.{name}", **fixed)
+    return keyed_run_dir(cfg, derived_config(cfg, overrides, f"study.methods.{name}", **fixed))
 
 
 def checkpoint_of(cfg: Mapping, run_dir: Path) -> Path:
@@ -110,11 +120,11 @@ def run_training(cfg: Mapping, run_cfg: Config) -> dict:
             "train_seconds": summary.get("train_seconds"), "epochs": summary.get("epochs")}
 
 
-def training_curves(cfg: Mapping, names: list[str]) -> Path:
+def training_curves(cfg: Mapping, trained: Mapping[str, dict]) -> Path:
     """``results/sweeps/training.json``: clean validation accuracy per epoch, from each run's log."""
     models = {}
-    for name in names:
-        log = work_dir(cfg) / "runs" / name / "log.jsonl"
+    for name, out in trained.items():
+        log = work_dir(cfg) / out["run_dir"] / "log.jsonl"
         if not log.is_file():
             continue
         points = []
@@ -141,7 +151,7 @@ def run_evaluation(cfg: Mapping, name: str, checkpoint: Path, standard_checkpoin
     from videoabnn.engine import evaluate
 
     run_cfg = derived_config(model_config(cfg, name), {"eval.audit": False}, "study.audit")
-    results = evaluate(run_cfg, checkpoint, threat_models=["white"], out_dir=work_dir(cfg) / "evals" / name)
+    results = evaluate(run_cfg, checkpoint, threat_models=["white"], eval_root=work_dir(cfg) / "evals" / name)
     if cfg["eval"].get("audit"):
         surrogate = standard_checkpoint if standard_checkpoint not in (None, checkpoint) else None
         results["audit"] = run_audit(cfg, run_cfg, checkpoint, surrogate)
@@ -152,40 +162,40 @@ def run_evaluation(cfg: Mapping, name: str, checkpoint: Path, standard_checkpoin
         wanted = section(cfg, "threats", {}).get("attacks")
         specs = [s for s in attack_specs(run_cfg) if not wanted or s["id"] in wanted]
         extra = evaluate(extra_cfg, checkpoint, attacks=specs, threat_models=extra_threats,
-                         out_dir=work_dir(cfg) / "evals" / f"{name}_threats")
+                         eval_root=work_dir(cfg) / "evals" / name)
         results["attacks"].update(extra["attacks"])
         results["summary"]["worst_case"].update({k: v for k, v in extra["summary"]["worst_case"].items() if k != "white"})
         results["summary"].setdefault("worst_case_attacks", {}).update(
             {k: v for k, v in extra["summary"].get("worst_case_attacks", {}).items() if k != "white"})
     results["run"]["name"] = name
+    results = Results.from_dict(results, f"study results of {name}").to_dict()
     path = atomic_write_json(work_dir(cfg) / "results" / f"{name}.json", results)
     return {"results": rel(cfg, path), "clean": results["clean"]["clip_acc"],
             "worst_case": results["summary"]["worst_case"]}
 
 
 def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path | None) -> dict:
-    """The gradient-masking checks on the first ``eval.audit_batches`` test batches, with the
-    settings of ``study.audit`` (white-box vs transfer from ``surrogate`` when given)."""
+    """The gradient-masking checks on a seeded, class-stratified subset of ``eval.audit_batches`` batches'
+    worth of test clips, with the settings of ``study.audit`` (white-box vs transfer from ``surrogate``)."""
     import torch
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Subset
 
     from videoabnn.attacks import audit_gradient_masking
     from videoabnn.engine.build import build_dataset
+    from videoabnn.engine.subsets import evaluation_subset
     from videoabnn.models import load_model
 
     test_set = build_dataset(run_cfg, train=False)
-    batch_size = run_cfg["data"].get("test_batch_size") or run_cfg["data"]["batch_size"]
-    loader = DataLoader(test_set, batch_size=int(batch_size), shuffle=False, num_workers=0)
-    batches = []
-    for b, batch in enumerate(loader):
-        if b >= int(cfg["eval"].get("audit_batches") or 1):
-            break
-        batches.append((batch["clip"], torch.as_tensor(batch["label"])))
+    batch_size = int(run_cfg["data"].get("test_batch_size") or run_cfg["data"]["batch_size"])
+    ids = evaluation_subset(test_set, int(cfg["eval"].get("audit_batches") or 1), batch_size, int(cfg["seed"]))
+    loader = DataLoader(Subset(test_set, ids), batch_size=batch_size, shuffle=False, num_workers=0)
+    batches = [(batch["clip"], torch.as_tensor(batch["label"])) for batch in loader]
     model = load_model(checkpoint).eval()
     other = load_model(surrogate).eval() if surrogate is not None else None
     args = dict(section(cfg, "audit", {}) or {})
-    report = audit_gradient_masking(model, batches, other, seed=int(cfg["seed"]), **args)
-    return report.to_dict()
+    report = audit_gradient_masking(model, batches, other, seed=int(cfg["seed"]), **args).to_dict()
+    report["settings"]["clip_ids"] = ids
+    return report
 
 
 def _extra_threats(cfg: Mapping, run_cfg: Mapping, name: str, standard_checkpoint: Path | None) -> list[str]:
@@ -231,7 +241,7 @@ def run_sweep(cfg: Mapping, kind: str, trained: Mapping[str, dict]) -> dict:
         run_cfg = derived_config(run_cfg, {"eval.audit": False, "eval.max_batches": spec.get("max_batches"),
                                            "abnn.substitute.checkpoint": None}, f"study.sweeps.{kind}")
         res = evaluate(run_cfg, work_dir(cfg) / trained[name]["checkpoint"], attacks=[a for _, a in points],
-                       threat_models=["white"], out_dir=work_dir(cfg) / "sweeps" / kind / name)
+                       threat_models=["white"], eval_root=work_dir(cfg) / "sweeps" / kind / name)
         series = [{"x": 0, "clip_acc": res["clean"]["clip_acc"]}] if spec.get("include_clean", True) else []
         series += [{"x": x, "clip_acc": res["attacks"][a["id"]]["clip_acc"]} for x, a in points]
         models[name] = series
@@ -260,6 +270,8 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict]) -> dict:
     model = load_model(work_dir(cfg) / trained[name]["checkpoint"]).eval()
     test_set = build_dataset(run_cfg, train=False)
     x, y = _correctly_classified(model, test_set, int(spec.get("clip", 0)))
+    rows = json.loads((work_dir(cfg) / "results" / f"{name}.json").read_text())["attacks"]
+    fitted = {k: row.get("artifact") for k, row in rows.items()}
     wanted = spec.get("attacks")
     classes = list(getattr(test_set, "classes", []) or [])
     examples = []
@@ -268,8 +280,8 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict]) -> dict:
             continue
         attack = build_attack(a["name"], model, seed=int(cfg["seed"]), **attack_params(a))
         if hasattr(attack, "fit"):
-            saved = work_dir(cfg) / "evals" / name / "universal" / f"{result_key(a, 'white')}.pt"
-            if not saved.is_file():
+            saved = fitted.get(result_key(a, "white"))
+            if not saved or not Path(saved).is_file():
                 continue
             attack.load(saved)
         x_adv = attack(x, y)

@@ -1,0 +1,86 @@
+"""Attack and threat-model specs of an evaluation: presets, names or mappings -> resolved specs.
+
+A resolved spec is ``{"id", "name", **params}`` with ``eval.attack_args`` overrides applied; its
+seed is ``run seed + position in the list``. Unknown names fail here, before any work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+THREAT_MODELS = ("white", "gray", "transfer")
+
+
+class EvaluationError(ValueError):
+    """Evaluation cannot start: bad attack list, threat model, checkpoint or data."""
+
+
+def resolve_attacks(cfg: Mapping, attacks: Sequence | str | None = None) -> list[dict]:
+    """Attack specs ``{"id", "name", **params}`` from a preset name, names or dicts, with overrides applied."""
+    from videoabnn.attacks import ATTACK_PRESETS, list_attacks
+
+    chosen = cfg["eval"]["attacks"] if attacks is None else attacks
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    specs: list[dict] = []
+    for item in chosen or []:
+        if isinstance(item, str) and item == "none":
+            continue
+        if isinstance(item, str) and item in ATTACK_PRESETS:
+            specs += [dict(s) for s in ATTACK_PRESETS[item]]
+        elif isinstance(item, str):
+            specs.append({"id": item, "name": item})
+        elif isinstance(item, Mapping) and "name" in item:
+            specs.append({"id": item.get("id", item["name"]), **dict(item)})
+        else:
+            raise EvaluationError(f"eval.attacks: expected a preset ({', '.join(sorted(ATTACK_PRESETS))}), an "
+                                  f"attack name or a mapping with 'name'; got {item!r}")
+    known = set(list_attacks())
+    for spec in specs:
+        if spec["name"] not in known:
+            raise EvaluationError(f"unknown attack {spec['name']!r}; known attacks: {', '.join(sorted(known))}; "
+                                  f"presets: {', '.join(sorted(ATTACK_PRESETS))}")
+    _apply_overrides(cfg, specs)
+    ids = [s["id"] for s in specs]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise EvaluationError(f"eval.attacks: attack ids must be unique, repeated: {dupes} (give each an 'id')")
+    return specs
+
+
+def _apply_overrides(cfg: Mapping, specs: list[dict]) -> None:
+    """``eval.attack_args``: per-attack parameter overrides keyed by attack name or id."""
+    overrides = dict(cfg["eval"].get("attack_args") or {})
+    unused = set(overrides) - {s["name"] for s in specs} - {s["id"] for s in specs}
+    if unused:
+        raise EvaluationError(f"eval.attack_args names attacks that are not run: {sorted(unused)} "
+                              f"(running: {', '.join(s['id'] for s in specs)})")
+    for spec in specs:
+        spec.update(overrides.get(spec["name"], {}))
+        spec.update(overrides.get(spec["id"], {}))
+
+
+def resolve_threats(cfg: Mapping, threat_models: Sequence[str] | None) -> list[str]:
+    """Validated threat-model names (``transfer`` needs ``eval.transfer_from``)."""
+    threats = list(cfg["eval"]["threat_models"] if threat_models is None else threat_models)
+    for th in threats:
+        if th not in THREAT_MODELS:
+            raise EvaluationError(f"unknown threat model {th!r}; expected one of {', '.join(THREAT_MODELS)}")
+    if "transfer" in threats and not cfg["eval"].get("transfer_from"):
+        raise EvaluationError("threat model 'transfer' needs eval.transfer_from=<surrogate checkpoint>")
+    return threats
+
+
+def result_key(spec: Mapping, threat: str) -> str:
+    """Key of an attack's entry in the results: its id (white-box) or ``id@threat``."""
+    return spec["id"] if threat == "white" else f"{spec['id']}@{threat}"
+
+
+def attack_params(spec: Mapping) -> dict:
+    """The builder parameters of a spec (everything but id and name)."""
+    return {k: v for k, v in spec.items() if k not in ("id", "name")}
+
+
+def attack_seed(cfg: Mapping, index: int) -> int:
+    """The seed of the attack at ``index`` of the list: run seed + index."""
+    return int(cfg["seed"]) + int(index)
