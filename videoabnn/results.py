@@ -197,6 +197,10 @@ class Results:
     config: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    # several seeds read as one (videoabnn.report.aggregate): numbers are means, spread their std
+    seeds: list[int] = field(default_factory=list)
+    spread: dict[str, float] = field(default_factory=dict)
+    per_seed: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping, source: str = "results") -> Results:
@@ -216,7 +220,10 @@ class Results:
                    complete=bool(data.get("complete", True)), data_subset=dict(data.get("data_subset") or {}),
                    skipped_videos=[dict(s) for s in data.get("skipped_videos") or []],
                    provenance=dict(data.get("provenance") or {}), config=dict(data.get("config") or {}),
-                   environment=dict(data.get("environment") or {}), schema_version=version)
+                   environment=dict(data.get("environment") or {}), schema_version=version,
+                   seeds=[int(s) for s in data.get("seeds") or []],
+                   spread={str(k): float(v) for k, v in (data.get("spread") or {}).items()},
+                   per_seed={str(k): [float(x) for x in v] for k, v in (data.get("per_seed") or {}).items()})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the file format)."""

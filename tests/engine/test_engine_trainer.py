@@ -97,3 +97,22 @@ def test_resume_without_checkpoint_and_existing_run_errors(tiny_cfg, toy_sets):
         train(cfg, resume=True, train_set=toy_sets[0])
     with pytest.raises(ValueError, match="train.amp=true needs a CUDA device"):
         train(tiny_cfg("standard", **{"train.amp": True}), train_set=toy_sets[0], val_set=toy_sets[1])
+
+
+def test_training_cost_counts_passes_and_flops(tiny_cfg, toy_sets):
+    """Cost in work: PGD-AT with k steps makes k attack steps per clip besides the training pass."""
+    import json
+
+    costs = {}
+    for method in ("standard", "pgd_at", "at"):
+        cfg = tiny_cfg(method, **{"train.epochs": 1})
+        run = train(cfg, train_set=toy_sets[0], val_set=toy_sets[1])
+        costs[method] = json.loads((run / "train_summary.json").read_text())["train_cost"]
+    n = len(toy_sets[0])
+    assert costs["standard"]["passes"] == {"forward": n, "train_backward": n, "attack_step": 0.0}
+    assert costs["pgd_at"]["passes"]["attack_step"] == 2 * n  # train.attack has steps=2
+    assert costs["at"]["passes"]["forward"] == 2 * n and costs["at"]["passes"]["attack_step"] == 2 * n
+    flops = costs["standard"]["flops_per_pass"]
+    assert flops["forward"] > 0 and flops["train_backward"] > flops["forward"] and flops["attack_step"] > flops["forward"]
+    assert costs["pgd_at"]["flops"] > 2 * costs["standard"]["flops"]
+    assert read_checkpoint(run / "last.pt")["train_cost"]["flops"] == pytest.approx(costs["at"]["flops"])

@@ -22,12 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from videoabnn.methods import ADVERSARIAL_METHODS, METHODS  # noqa: F401  (re-exported)
+
 AttackFn = Callable[[Tensor, Tensor], Tensor]
 # (plain model, eps scale in (0, 1], seed) -> attack(x, y) -> x_adv
 AttackFactory = Callable[[nn.Module, float, int], AttackFn]
 
-METHODS = ("standard", "abnn", "at", "pgd_at", "alp", "trades", "feature_denoise")
-ADVERSARIAL_METHODS = frozenset({"at", "pgd_at", "alp", "trades", "feature_denoise"})
 # The field's standard training attack (attack-protocol.md): PGD-Linf eps 4/255, step 1/255, 5 iterations.
 DEFAULT_TRAIN_ATTACK = {"name": "pgd", "eps": 4 / 255, "alpha": 1 / 255, "steps": 5}
 EPS_KEYS = ("eps",)
@@ -45,6 +45,25 @@ class ObjectiveOutput:
     loss: Tensor
     logits: Tensor
     stats: dict[str, float] = field(default_factory=dict)
+    passes: dict[str, float] = field(default_factory=dict)  # per clip: see PASS_KINDS
+
+
+# The work a training step does, per clip, in passes through the trained model (for ABNN the composite:
+# its forward includes the frozen substitute's): "forward" (a forward pass whose graph is not back-propagated,
+# or the forward half of a training pass), "train_backward" (back-propagation to the weights) and
+# "attack_step" (one forward + back-propagation to the input, as an attack step does).
+PASS_KINDS = ("forward", "train_backward", "attack_step")
+
+
+def clean_passes(forwards: int = 1) -> dict[str, float]:
+    """Passes of ``forwards`` training forward/backward pairs."""
+    return {"forward": float(forwards), "train_backward": float(forwards), "attack_step": 0.0}
+
+
+def attack_steps(attack: Any) -> float:
+    """Forward+input-backward passes one call of ``attack`` makes per clip (steps x restarts; 1 for FGSM)."""
+    steps = getattr(attack, "steps", 1) or 1
+    return float(int(steps) * int(getattr(attack, "restarts", 1) or 1))
 
 
 def attack_factory(attack_cfg: Mapping[str, Any]) -> AttackFactory:
@@ -107,7 +126,7 @@ class Objective:
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
         logits = model(x)
-        return ObjectiveOutput(self.ce(logits, y), logits.detach())
+        return ObjectiveOutput(self.ce(logits, y), logits.detach(), passes=clean_passes())
 
 
 class AbnnObjective(Objective):
@@ -151,7 +170,11 @@ class MixObjective(Objective):
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
         logits, _, loss, stats = self.mixed(model, x, y)
-        return ObjectiveOutput(loss, logits.detach(), stats)
+        return ObjectiveOutput(loss, logits.detach(), stats, self.passes())
+
+    def passes(self) -> dict[str, float]:
+        """Clean and adversarial training passes plus the crafting attack's steps."""
+        return {**clean_passes(2), "attack_step": attack_steps(self.attack)}
 
 
 class PgdAtObjective(Objective):
@@ -166,7 +189,8 @@ class PgdAtObjective(Objective):
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
         logits_adv = model(self.craft(x, y))
-        return ObjectiveOutput(self.ce(logits_adv, y), logits_adv.detach())
+        passes = {**clean_passes(), "attack_step": attack_steps(self.attack)}
+        return ObjectiveOutput(self.ce(logits_adv, y), logits_adv.detach(), passes=passes)
 
 
 class FeatureDenoiseObjective(PgdAtObjective):
@@ -188,7 +212,7 @@ class AlpObjective(MixObjective):
         logits, logits_adv, loss, stats = self.mixed(model, x, y)
         pairing = (logits.float() - logits_adv.float()).pow(2).sum(dim=1).mean()
         stats["pairing"] = pairing.item()
-        return ObjectiveOutput(loss + self.alp_weight * pairing, logits.detach(), stats)
+        return ObjectiveOutput(loss + self.alp_weight * pairing, logits.detach(), stats, self.passes())
 
 
 class TradesObjective(Objective):
@@ -253,7 +277,8 @@ class TradesObjective(Objective):
                           reduction="batchmean")
         stats = {"loss_clean": natural.item(), "kl": robust.item(),
                  "adv_acc": logits_adv.argmax(1).eq(y).float().mean().item()}
-        return ObjectiveOutput(natural + self.beta * robust, logits.detach(), stats)
+        passes = {"forward": 3.0, "train_backward": 2.0, "attack_step": float(self.steps)}  # + clean-probs forward
+        return ObjectiveOutput(natural + self.beta * robust, logits.detach(), stats, passes)
 
 
 OBJECTIVES: dict[str, type[Objective]] = {

@@ -33,6 +33,7 @@ from videoabnn.engine.build import (
     select_device,
     train_loader,
 )
+from videoabnn.engine.cost import measure_pass_flops, training_cost
 from videoabnn.engine.distributed import all_reduce_sum, barrier, init_distributed
 from videoabnn.engine.evaluator import predict
 from videoabnn.engine.logging import RunLogger, progress
@@ -122,10 +123,17 @@ class _State:
         self.best_epoch = -1
         self.train_seconds = 0.0
         self.epoch_seconds: list[float] = []
+        self.passes: dict[str, float] = {}  # per-clip passes summed over every training clip so far
+        self.pass_flops: dict[str, float] = {}
 
     def fields(self) -> dict:
         return {"best_metric": self.best_metric, "best_epoch": self.best_epoch,
-                "train_seconds": self.train_seconds, "epoch_seconds": list(self.epoch_seconds)}
+                "train_seconds": self.train_seconds, "epoch_seconds": list(self.epoch_seconds),
+                "passes": dict(self.passes), "pass_flops": dict(self.pass_flops)}
+
+    def cost(self) -> dict:
+        """The training cost so far: passes, FLOPs, training-loop seconds (validation excluded)."""
+        return training_cost(self.passes, self.pass_flops, self.train_seconds)
 
     def load(self, state: Mapping) -> None:
         self.epoch = int(state["epoch"])
@@ -133,6 +141,8 @@ class _State:
         self.best_epoch = int(state.get("best_epoch", -1))
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.epoch_seconds = [float(s) for s in state.get("epoch_seconds", [])]
+        self.passes = {k: float(v) for k, v in (state.get("passes") or {}).items()}
+        self.pass_flops = {k: float(v) for k, v in (state.get("pass_flops") or {}).items()}
 
 
 def _check_resume_target(run_dir: Path, resume: bool) -> Path:
@@ -214,6 +224,10 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         scheduler.step()
         state.train_seconds += record["seconds"]
         state.epoch_seconds.append(record["seconds"])
+        for kind, value in record.pop("passes").items():
+            state.passes[kind] = state.passes.get(kind, 0.0) + value
+        if not state.pass_flops:
+            state.pass_flops = measure_pass_flops(plain, tuple(train_set[0]["clip"].shape), device)
         last_epoch = epoch == int(t["epochs"]) - 1
         if val_loader is not None and ((epoch + 1) % int(t["eval_every"]) == 0 or last_epoch):
             record.update(_validate(plain, val_loader, device, amp))
@@ -229,7 +243,7 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
             training = ckpt.training_state(epoch=epoch, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                            loader_generator=generator, **state.fields())
             meta = {"method": t["method"], "epochs": epoch + 1, "train_seconds": state.train_seconds,
-                    "run_name": cfg["name"], "seed": seed}
+                    "run_name": cfg["name"], "seed": seed, "train_cost": state.cost()}
             ckpt.save_checkpoint(last_path, plain, training, **meta)
             if is_best:
                 ckpt.save_checkpoint(run_dir / ckpt.BEST_NAME, plain, training, **meta)
@@ -258,6 +272,7 @@ def _train_epoch(model: nn.Module, plain: nn.Module, objective: Any, loader: Any
     total = len(loader) if max_batches is None else min(len(loader), int(max_batches))
     sums: dict[str, float] = {"loss": 0.0, "correct": 0.0, "n": 0.0}
     extra: dict[str, float] = {}
+    passes: dict[str, float] = {}
     lr = optimizer.param_groups[0]["lr"]
     start = time.perf_counter()
     bar = progress(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", enabled=show, total=total)
@@ -286,15 +301,19 @@ def _train_epoch(model: nn.Module, plain: nn.Module, objective: Any, loader: Any
         sums["n"] += n
         for k, v in out.stats.items():
             extra[k] = extra.get(k, 0.0) + v * n
+        for k, v in out.passes.items():
+            passes[k] = passes.get(k, 0.0) + v * n
         if show and i % max(int(t["log_interval"]), 1) == 0 and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{out.loss.item():.4f}")
     seconds = time.perf_counter() - start
-    keys = sorted(extra)
-    totals = all_reduce_sum([sums["loss"], sums["correct"], sums["n"], *(extra[k] for k in keys)], device)
+    keys, kinds = sorted(extra), sorted(passes)
+    totals = all_reduce_sum([sums["loss"], sums["correct"], sums["n"], *(extra[k] for k in keys),
+                             *(passes[k] for k in kinds)], device)
     n = max(totals[2], 1.0)
     record = {"epoch": epoch, "lr": lr, "loss": totals[0] / n, "acc": totals[1] / n, "seconds": seconds,
               "eps_scale": getattr(objective, "eps_scale", 1.0)}
-    record.update({f"train_{k}": v / n for k, v in zip(keys, totals[3:])})
+    record.update({f"train_{k}": v / n for k, v in zip(keys, totals[3:3 + len(keys)])})
+    record["passes"] = dict(zip(kinds, totals[3 + len(keys):]))
     return record
 
 
@@ -315,5 +334,6 @@ def _write_summary(run_dir: Path, cfg: Mapping, state: _State) -> None:
         "train_seconds": state.train_seconds,
         "mean_epoch_seconds": sum(seconds) / len(seconds) if seconds else None,
         "epoch_seconds": seconds, "best_epoch": state.best_epoch, "best_metric": state.best_metric,
+        "train_cost": state.cost(),
         "seed": int(cfg["seed"]), "environment": environment_info(),
     })

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from videoabnn.report.reading import claims
+from videoabnn.report.reading import HOLDS, claims
 from videoabnn.report.study_report import build_document, find_results
 from videoabnn.report.tables import markdown_table, results_table
 from videoabnn.utils.io import atomic_write_text
@@ -41,7 +41,7 @@ def readme_section(study_dir: Path, image_rel: str, meta: Mapping) -> str:
         results_table(results),
         "",
     ]
-    rows = [[c["claim"], c["measured"], {True: "yes", False: "**no**", None: "–"}[c["holds"]]]
+    rows = [[c["claim"], c["measured"], HOLDS[c["holds"]]]
             for c in claims(results, float((meta.get("study") or {}).get("report", {}).get("tolerance", 0.02)))]
     if rows:
         lines += ["The ABNN paper's claims, checked on these numbers:", "",

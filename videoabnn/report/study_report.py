@@ -20,7 +20,7 @@ from pathlib import Path
 
 from videoabnn.report import plots
 from videoabnn.report.document import Document
-from videoabnn.report.reading import claims, reading
+from videoabnn.report.reading import HOLDS, claims, reading
 from videoabnn.report.tables import (
     THREAT_TITLES,
     attack_settings_table,
@@ -166,7 +166,7 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
 
     doc.heading("Reading")
     doc.bullets(reading(results, tolerance, clean_target, sweeps))
-    rows = [[c["claim"], c["measured"], {True: "yes", False: "**no**", None: "–"}[c["holds"]]]
+    rows = [[c["claim"], c["measured"], HOLDS[c["holds"]]]
             for c in claims(results, tolerance)]
     if rows:
         doc.para(f"The ABNN paper's claims, checked on these numbers (tolerance {100 * tolerance:.0f} points):")

@@ -152,21 +152,51 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}x"
 
 
+def spread(result: Mapping, path: str) -> float | None:
+    """Standard deviation over seeds of the number at dotted ``path`` (None for a single-seed result)."""
+    value = (result.get("spread") or {}).get(path)
+    return None if value is None or len(result.get("seeds") or []) < 2 else float(value)
+
+
+def acc_cell(result: Mapping, path: str, value: float | None, digits: int = 1) -> str:
+    """A percentage, with ``± std`` over seeds when the result aggregates several seeds."""
+    sd = spread(result, path)
+    return pct(value, digits) + ("" if sd is None or value is None else f" ± {100 * sd:.{digits}f}")
+
+
+def train_flops(result: Mapping) -> float | None:
+    """Training FLOPs recorded in the file (passes x measured FLOPs per pass), if any."""
+    value = ((result.get("run") or {}).get("train_cost") or {}).get("flops")
+    return float(value) if value else None
+
+
+def flops_ratio(result: Mapping, reference: Mapping | None) -> float | None:
+    """This run's training FLOPs divided by the reference run's."""
+    mine, ref = train_flops(result), train_flops(reference) if reference is not None else None
+    return mine / ref if mine is not None and ref else None
+
+
 def results_rows(results: Sequence[Mapping], threat: str = WHITE, reference_method: str = "abnn") -> tuple[list[str], list[list[str]]]:
     """Header and rows of the main table: model x attack accuracy (%) plus summaries and cost."""
     cols = attack_columns(results, threat)
     ref = find_reference(results, reference_method)
-    header = ["model", "clean", *cols, "Acc_adv", "Acc_all", "worst case", "train s", f"time / {reference_method}"]
+    header = ["model", "clean", *cols, "Acc_adv", "Acc_all", "worst case", "train GFLOPs",
+              f"FLOPs / {reference_method}", "train s", f"time / {reference_method}"]
     rows = []
     for res in results:
-        accs = [pct(res["attacks"][c]["clip_acc"]) if c in res["attacks"] else "–" for c in cols]
+        accs = [acc_cell(res, f"attacks.{c}.clip_acc", res["attacks"][c]["clip_acc"]) if c in res["attacks"] else "–"
+                for c in cols]
+        headline = threat == (res.get("summary") or {}).get("threat")
+        flops = train_flops(res)
         rows.append([
             model_name(res),
-            pct(res["clean"]["clip_acc"]),
+            acc_cell(res, "clean.clip_acc", res["clean"]["clip_acc"]),
             *accs,
-            pct(threat_acc_adv(res, threat)),
-            pct(threat_acc_all(res, threat)),
-            pct(worst_case(res, threat)),
+            acc_cell(res, "summary.acc_adv", threat_acc_adv(res, threat)) if headline else pct(threat_acc_adv(res, threat)),
+            acc_cell(res, "summary.acc_all", threat_acc_all(res, threat)) if headline else pct(threat_acc_all(res, threat)),
+            acc_cell(res, f"summary.worst_case.{threat}", worst_case(res, threat)),
+            "–" if flops is None else f"{flops / 1e9:.0f}",
+            _ratio(flops_ratio(res, ref)),
             _seconds(train_seconds(res)),
             _ratio(time_ratio(res, ref)),
         ])
