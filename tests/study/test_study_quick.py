@@ -35,7 +35,15 @@ def test_quick_study_end_to_end_and_resume(tmp_path, monkeypatch):
         assert f"plots/{plot}" in md
         with Image.open(work / "plots" / plot) as img:
             assert img.format == "PNG" and img.size[0] > 100
-    assert list((work / "frames").glob("*.gif")) and "## Reading" in md
+    assert list((work / "seeds" / "0" / "frames").glob("*.gif")) and "## Reading" in md
+    assert "seeds/0/frames/" in md  # example frames of the first seed, linked from the report
+    # like for like: transfer rows for every defended model, crafted on the undefended one
+    for name in ("abnn", "pgd_at", "at"):
+        rows = json.loads((work / "results" / f"{name}.json").read_text())["attacks"]
+        assert any(a["threat"] == "transfer" for a in rows.values()), name
+    # every model starts from the substitute's pretraining run
+    cfg_at = json.loads((work / "results" / "at.json").read_text())["config"]
+    assert cfg_at["model"]["pretrained"].endswith("last.pt") and "substitute" in cfg_at["model"]["pretrained"]
     # resumable: a rerun skips every stage and rebuilds the same report
     lines.clear()
     run_study(cfg, log=lines.append)

@@ -1,8 +1,11 @@
-"""The one-command robustness study as resumable stages.
+"""The one-command robustness study as resumable stages, repeated over seeds.
 
-data -> pretrain substitute -> train each model -> evaluate each model -> sweeps -> examples -> report.
-Every stage records its outputs atomically under ``<work_dir>/stages``; a rerun skips finished
-stages (``force=True`` reruns them all). The report is rebuilt from result files every time.
+Per seed (``study.seeds``), under ``<work_dir>/seeds/<seed>``: data -> pretrain substitute -> train
+each model (all from the same pretrained initialisation) -> evaluate each model -> sweeps and
+examples (first seed). Every stage records its outputs and the provenance key of its inputs; a rerun
+skips finished stages whose key is unchanged (``force=True`` reruns them all). Then the seeds are
+aggregated (mean and standard deviation of every number) into ``<work_dir>/results`` and the report
+is rebuilt from those files.
 """
 
 from __future__ import annotations
@@ -19,17 +22,18 @@ from videoabnn.utils.lock import RunLock
 from videoabnn.utils.logs import log_to_file
 
 
-def stage_names(cfg: Mapping) -> list[str]:
-    """The stages a study config runs, in order."""
+def stage_names(cfg: Mapping, first_seed: bool = True) -> list[str]:
+    """The stages one seed of a study runs, in order (sweeps and examples on the first seed only)."""
     names = list(steps.methods(cfg))
     sweeps = [k for k, v in (steps.section(cfg, "sweeps", {}) or {}).items() if v]
     out = ["data"]
-    if "abnn" in [steps.model_config(cfg, n)["train"]["method"] for n in names]:
+    if steps.needs_substitute(cfg):
         out.append("pretrain_substitute")
     out += [f"train_{n}" for n in names] + [f"eval_{n}" for n in names]
-    out += [f"sweep_{k}" for k in sweeps]
-    if steps.section(cfg, "examples", {}).get("enabled", True):
-        out.append("examples")
+    if first_seed:
+        out += [f"sweep_{k}" for k in sweeps]
+        if steps.section(cfg, "examples", {}).get("enabled", True):
+            out.append("examples")
     return out
 
 
@@ -48,19 +52,61 @@ def run_study(cfg: Mapping, *, force: bool = False, log: Callable[[str], None] =
     try:
         with RunLock(steps.work_dir(cfg), "study work directory"), \
                 log_to_file(steps.work_dir(cfg) / "study.log"):
-            return _run_study(cfg, force=force, log=log)
+            return _run_seeds(cfg, force=force, log=log)
     finally:
         torch.set_num_threads(previous)
 
 
-def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict[str, Path]:
+def _run_seeds(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict[str, Path]:
+    """Every seed's sub-study, then the aggregate results, report and README section."""
     start = time.perf_counter()
+    work = steps.work_dir(cfg)
+    seeds = steps.seeds(cfg)
+    log(f"[study] profile {cfg['study'].get('profile', 'default')}, seeds {seeds}, work dir {work}")
+    metas = {}
+    for i, seed in enumerate(seeds):
+        seed_cfg = steps.seed_config(cfg, seed)
+        metas[seed] = _run_study(seed_cfg, force=force, log=log, first_seed=i == 0, label=f"seed {seed}")
+    names = list(steps.methods(cfg))
+    aggregate_seeds(work, seeds, names)
+    first = metas[seeds[0]]
+    examples = [{**e, **{k: f"seeds/{seeds[0]}/{e[k]}" for k in ("png", "gif", "mp4") if e.get(k)}}
+                for e in first["examples"]]
+    stages = {f"seed {s}: {k}": v for s, m in metas.items() for k, v in m["stages"].items()}
+    write_meta(cfg, first["data"], names, stages, examples, time.perf_counter() - start, seeds)
+    log("[study] report ...")
+    paths = build_report(work)
+    log(f"[study] report: {paths['markdown']} and {paths['html']}")
+    readme = publish_to_readme(cfg)
+    if readme is not None:
+        log(f"[study] results table and plot written into {readme}")
+    return paths
+
+
+def aggregate_seeds(work: Path, seeds: list[int], names: list[str]) -> None:
+    """``<work>/results/<model>.json`` and sweeps: each seed's files read as one (mean, std over seeds)."""
+    from videoabnn.report.aggregate import aggregate_results, aggregate_sweep
+    from videoabnn.utils.io import read_json
+
+    for name in names:
+        per_seed = [read_json(work / "seeds" / str(s) / "results" / f"{name}.json") for s in seeds]
+        atomic_write_json(work / "results" / f"{name}.json", aggregate_results(per_seed, seeds))
+    first = work / "seeds" / str(seeds[0]) / "results" / "sweeps"
+    for path in sorted(first.glob("*.json")):
+        found = [work / "seeds" / str(s) / "results" / "sweeps" / path.name for s in seeds]
+        atomic_write_json(work / "results" / "sweeps" / path.name,
+                          aggregate_sweep([read_json(f) for f in found if f.is_file()]))
+
+
+def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_seed: bool = True,
+               label: str = "") -> dict:
+    """One seed's stages; returns what the study's meta file needs from it."""
     work = steps.work_dir(cfg)
     work.mkdir(parents=True, exist_ok=True)
     names = list(steps.methods(cfg))
-    plan = stage_names(cfg)
-    runner = StageRunner(work, total=len(plan) + 1, log=log, force=force)
-    log(f"[study] profile {cfg['study'].get('profile', 'default')}, work dir {work}, stages: {', '.join(plan)}")
+    plan = stage_names(cfg, first_seed)
+    runner = StageRunner(work, total=len(plan), log=log, force=force, label=label)
+    log(f"[study] {label}: work dir {work}, stages: {', '.join(plan)}")
 
     data = runner.run("data", lambda: steps.make_data(cfg), key={"data": cfg["data"], "study": cfg["study"].get("pretrain")})
     substitute = None
@@ -70,8 +116,9 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict
                          files=lambda o: [o["checkpoint"]], key={"config": sub_cfg.to_dict()})
         substitute = str(work / out["checkpoint"])
     trained: dict[str, dict] = {}
+    run_cfgs = {name: steps.model_config(cfg, name, substitute) for name in names}
     for name in names:
-        run_cfg = steps.model_config(cfg, name, substitute)
+        run_cfg = run_cfgs[name]
         trained[name] = runner.run(f"train_{name}", lambda c=run_cfg: steps.run_training(cfg, c),
                                    files=lambda o: [o["checkpoint"]],
                                    key={"config": run_cfg.to_dict(), "substitute": _digest(substitute)})
@@ -79,7 +126,7 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict
     eval_settings = {k: cfg["study"].get(k) for k in ("threats", "audit")} | {"eval": cfg["eval"]}
     for name in names:
         ckpt = work / trained[name]["checkpoint"]
-        runner.run(f"eval_{name}", lambda n=name, c=ckpt: steps.run_evaluation(cfg, n, c, standard),
+        runner.run(f"eval_{name}", lambda n=name, c=ckpt: steps.run_evaluation(cfg, n, run_cfgs[n], c, standard),
                    files=lambda o: [o["results"]],
                    key={"checkpoint": _digest(ckpt), "surrogate": _digest(standard), **eval_settings})
     steps.training_curves(cfg, trained)
@@ -87,23 +134,15 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict
     for stage in plan:
         if stage.startswith("sweep_"):
             kind = stage[len("sweep_"):]
-            runner.run(stage, lambda k=kind: steps.run_sweep(cfg, k, trained), files=lambda o: [o["sweep"]],
+            runner.run(stage, lambda k=kind: steps.run_sweep(cfg, k, trained, run_cfgs), files=lambda o: [o["sweep"]],
                        key={"checkpoints": digests, "sweep": cfg["study"]["sweeps"][kind], "seed": cfg["seed"]})
     examples = {"examples": []}
     if "examples" in plan:
-        examples = runner.run("examples", lambda: steps.make_examples(cfg, trained),
+        examples = runner.run("examples", lambda: steps.make_examples(cfg, trained, run_cfgs),
                               files=lambda o: [e["png"] for e in o["examples"]],
                               key={"checkpoints": digests, "examples": cfg["study"].get("examples"),
                                    "eval": cfg["eval"]})
-    write_meta(cfg, data, names, runner.all_timings(), examples["examples"], time.perf_counter() - start)
-    runner.index = len(plan)
-    log(f"[study {len(plan) + 1}/{len(plan) + 1}] report ...")
-    paths = build_report(work)
-    log(f"[study] report: {paths['markdown']} and {paths['html']}")
-    readme = publish_to_readme(cfg)
-    if readme is not None:
-        log(f"[study] results table and plot written into {readme}")
-    return paths
+    return {"data": data, "stages": runner.all_timings(), "examples": examples["examples"]}
 
 
 def _digest(path: str | Path | None) -> str | None:
@@ -143,7 +182,7 @@ def cpu_model() -> str | None:
 
 
 def write_meta(cfg: Mapping, data: Mapping, names: list[str], stages: Mapping[str, dict], examples: list,
-               seconds: float) -> Path:
+               seconds: float, seeds: list[int]) -> Path:
     """``study.json``: what the report needs besides the result files (settings, timings, data, examples)."""
     classes = (data.get("study") or {}).get("classes") or []
     env = environment_info()
@@ -159,7 +198,9 @@ def write_meta(cfg: Mapping, data: Mapping, names: list[str], stages: Mapping[st
         "data": data,
         "stages": dict(stages),
         "examples": list(examples),
-        "seed": int(cfg["seed"]),
+        "seed": int(seeds[0]),
+        "seeds": list(seeds),
+        "init": steps.section(cfg, "init", "pretrained"),
         "study": {k: v for k, v in dict(cfg["study"]).items() if k != "profiles"},
         "environment": env,
     }

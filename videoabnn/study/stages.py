@@ -19,7 +19,8 @@ class StageRunner:
     """Runs named stages in order, printing one line per stage, skipping finished ones."""
 
     def __init__(self, work_dir: str | os.PathLike, total: int | None = None, log: Callable[[str], None] = print,
-                 force: bool = False) -> None:
+                 force: bool = False, label: str = "") -> None:
+        self.label = f"{label}, " if label else ""
         self.work_dir = Path(work_dir)
         self.state_dir = self.work_dir / "stages"
         self.total = total
@@ -54,7 +55,7 @@ class StageRunner:
             key: Mapping[str, Any] | None = None) -> dict:
         """Run ``fn`` unless ``name`` already finished under the same ``key``; returns ``fn``'s outputs."""
         self.index += 1
-        prefix = f"[study {self.index}/{self.total}]" if self.total else f"[study {self.index}]"
+        prefix = f"[study {self.label}{self.index}/{self.total}]" if self.total else f"[study {self.label}{self.index}]"
         done = self.finished(name, key)
         if done is not None:
             self.log(f"{prefix} {name}: already done ({done['seconds']:.1f} s), skipped")

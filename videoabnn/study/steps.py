@@ -7,6 +7,7 @@ small JSON-serialisable dict (paths relative to the work dir) that the stage run
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,31 @@ def section(cfg: Mapping, key: str, default: Any = None) -> Any:
     """``cfg.study[key]`` (``default`` when absent)."""
     value = (cfg.get("study") or {}).get(key)
     return default if value is None else value
+
+
+def seeds(cfg: Mapping) -> list[int]:
+    """The study's seeds (``study.seeds``; default: the run seed alone)."""
+    found = section(cfg, "seeds")
+    if found is None:
+        return [int(cfg["seed"])]
+    if not isinstance(found, list) or not found or not all(isinstance(s, int) and not isinstance(s, bool) for s in found):
+        raise ConfigError(f"study.seeds: expected a non-empty list of integers, got {found!r}")
+    return list(found)
+
+
+def seed_config(cfg: Mapping, seed: int) -> Config:
+    """The config of one seed's sub-study: ``<work_dir>/seeds/<seed>``, the shared frame cache, no README."""
+    from videoabnn.config import config_from_dict
+
+    data = copy.deepcopy(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
+    data["seed"] = int(seed)
+    data["work_dir"] = str(work_dir(cfg) / "seeds" / str(seed))
+    data["data"]["cache_dir"] = frame_cache(cfg)
+    data["study"]["readme"] = None
+    profile = data["study"].pop("profile", None)
+    out = config_from_dict(data)
+    out["study"]["profile"] = profile
+    return out
 
 
 def methods(cfg: Mapping) -> dict[str, dict]:
@@ -98,7 +124,23 @@ def model_config(cfg: Mapping, name: str, substitute: str | None = None) -> Conf
         fixed["train__method"] = name
     if substitute is not None:
         fixed["abnn__substitute__checkpoint"] = substitute
+        if init_mode(cfg) == "pretrained":  # every model starts from the same pretrained weights
+            fixed["model__pretrained"] = substitute
     return keyed_run_dir(cfg, derived_config(cfg, overrides, f"study.methods.{name}", **fixed))
+
+
+def init_mode(cfg: Mapping) -> str:
+    """``study.init``: ``pretrained`` (every model starts from the substitute's pretrained weights) or ``scratch``."""
+    mode = section(cfg, "init", "pretrained")
+    if mode not in ("pretrained", "scratch"):
+        raise ConfigError(f"study.init: expected pretrained or scratch, got {mode!r}")
+    return mode
+
+
+def needs_substitute(cfg: Mapping) -> bool:
+    """Whether a substitute is pretrained: for ABNN, or as every model's initialisation."""
+    uses_abnn = any(model_config(cfg, n)["train"]["method"] == "abnn" for n in methods(cfg))
+    return uses_abnn or init_mode(cfg) == "pretrained"
 
 
 def checkpoint_of(cfg: Mapping, run_dir: Path) -> Path:
@@ -146,11 +188,11 @@ def attack_specs(cfg: Mapping) -> list[dict]:
     return resolve_attacks(cfg)
 
 
-def run_evaluation(cfg: Mapping, name: str, checkpoint: Path, standard_checkpoint: Path | None) -> dict:
+def run_evaluation(cfg: Mapping, name: str, model_cfg: Config, checkpoint: Path, standard_checkpoint: Path | None) -> dict:
     """White-box evaluation (+ audit); for ABNN also gray-box and transfer rows, merged into one file."""
     from videoabnn.engine import evaluate
 
-    run_cfg = derived_config(model_config(cfg, name), {"eval.audit": False}, "study.audit")
+    run_cfg = derived_config(model_cfg, {"eval.audit": False}, "study.audit")
     results = evaluate(run_cfg, checkpoint, threat_models=["white"], eval_root=work_dir(cfg) / "evals" / name)
     if cfg["eval"].get("audit"):
         surrogate = standard_checkpoint if standard_checkpoint not in (None, checkpoint) else None
@@ -203,7 +245,8 @@ def _extra_threats(cfg: Mapping, run_cfg: Mapping, name: str, standard_checkpoin
     out = []
     if run_cfg["train"]["method"] == "abnn" and threats.get("gray", True):
         out.append("gray")
-    transfer_to = threats.get("transfer_to", ["abnn"])
+    source = threats.get("transfer_from", "standard")
+    transfer_to = threats.get("transfer_to") or [n for n in methods(cfg) if n != source]  # every defended model
     if standard_checkpoint is not None and name in transfer_to and threats.get("transfer", True):
         out.append("transfer")
     return out
@@ -228,7 +271,7 @@ def sweep_points(spec: Mapping) -> list[tuple[float, dict]]:
     return out
 
 
-def run_sweep(cfg: Mapping, kind: str, trained: Mapping[str, dict]) -> dict:
+def run_sweep(cfg: Mapping, kind: str, trained: Mapping[str, dict], model_cfgs: Mapping[str, Config]) -> dict:
     """One sweep (``study.sweeps.<kind>``) over the listed models; writes ``results/sweeps/<kind>.json``."""
     from videoabnn.engine import evaluate
 
@@ -237,8 +280,7 @@ def run_sweep(cfg: Mapping, kind: str, trained: Mapping[str, dict]) -> dict:
     points = sweep_points(spec)
     models = {}
     for name in names:
-        run_cfg = model_config(cfg, name)
-        run_cfg = derived_config(run_cfg, {"eval.audit": False, "eval.max_batches": spec.get("max_batches"),
+        run_cfg = derived_config(model_cfgs[name], {"eval.audit": False, "eval.max_batches": spec.get("max_batches"),
                                            "abnn.substitute.checkpoint": None}, f"study.sweeps.{kind}")
         res = evaluate(run_cfg, work_dir(cfg) / trained[name]["checkpoint"], attacks=[a for _, a in points],
                        threat_models=["white"], eval_root=work_dir(cfg) / "sweeps" / kind / name)
@@ -252,7 +294,7 @@ def run_sweep(cfg: Mapping, kind: str, trained: Mapping[str, dict]) -> dict:
 
 
 # --------------------------------------------------------------------------- example frames
-def make_examples(cfg: Mapping, trained: Mapping[str, dict]) -> dict:
+def make_examples(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: Mapping[str, Config]) -> dict:
     """Clean / adversarial / amplified-perturbation frames and GIFs for a few attacks on one model."""
     import torch
 
@@ -266,7 +308,7 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict]) -> dict:
     name = spec.get("model", "standard")
     if name not in trained:
         raise ConfigError(f"study.examples.model: {name!r} is not one of the trained models ({', '.join(trained)})")
-    run_cfg = model_config(cfg, name)
+    run_cfg = model_cfgs[name]
     model = load_model(work_dir(cfg) / trained[name]["checkpoint"]).eval()
     test_set = build_dataset(run_cfg, train=False)
     x, y = _correctly_classified(model, test_set, int(spec.get("clip", 0)))
