@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 STUDY_ARGS ?=
 
-.PHONY: demo demo-quick test lint venv clean
+.PHONY: demo demo-quick demo-full test lint venv clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,9 @@ $(STAMP): setup.cfg pyproject.toml
 
 demo: $(STAMP)
 	$(PY) tools/study.py configs/synthetic/study.yaml $(STUDY_ARGS)
+
+demo-full: $(STAMP)
+	$(PY) tools/study.py configs/synthetic/study.yaml --full $(STUDY_ARGS)
 
 demo-quick: $(STAMP)
 	$(PY) tools/study.py configs/synthetic/study.yaml --quick $(STUDY_ARGS)

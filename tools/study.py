@@ -26,6 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="the study.profiles.quick settings (CI smoke test)")
     group.add_argument("--large", action="store_true", help="the study.profiles.large settings (GPU)")
+    group.add_argument("--full", action="store_true",
+                       help="the study.profiles.full settings: several seeds, writes the README results")
     p.add_argument("--force", action="store_true", help="rerun every stage, even those already finished")
     p.add_argument("--report-only", action="store_true", help="only rebuild the report from existing result files")
     return p.parse_intermixed_args(argv)
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from videoabnn.study import load_study_config, run_study
     from videoabnn.study.pipeline import publish_to_readme
 
-    profile = "quick" if args.quick else "large" if args.large else "default"
+    profile = "quick" if args.quick else "large" if args.large else "full" if args.full else "default"
     try:
         cfg = load_study_config(args.config, profile, args.overrides)
     except ConfigError as err:

@@ -52,7 +52,7 @@ def test_reading_is_computed_from_the_numbers(results):
     text = " ".join(reading(results, tolerance=0.02))
     assert "Where ABNN does not hold up" in text  # 4% white-box worst case vs 5% undefended
     assert "95.0%" in text and "81.0%" in text
-    assert "pgd_at took 6.00x" in text
+    assert "pgd_at needed 6.00x the training-loop time" in text
     assert "FAILED for pgd_at" in text
     verdicts = {c["claim"]: c["holds"] for c in claims(results)}
     assert verdicts["higher clean accuracy than adversarial training (pgd_at)"] is True

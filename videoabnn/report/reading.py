@@ -137,7 +137,7 @@ def _cost_claims(abnn: Mapping, at: Mapping) -> list[dict]:
 
 
 def reading(results: Sequence[Mapping], tolerance: float = 0.02, clean_target: float | None = 0.9,
-            sweeps: Mapping[str, Mapping] | None = None) -> list[str]:
+            sweeps: Mapping[str, Mapping] | None = None, pretraining: Mapping | None = None) -> list[str]:
     """Sentences stating where ABNN stands, each computed from the results (empty input -> no sentences)."""
     m = by_method(results)
     abnn, std = m.get("abnn"), m.get("standard")
@@ -152,7 +152,7 @@ def reading(results: Sequence[Mapping], tolerance: float = 0.02, clean_target: f
     out += _clean_sentences(abnn, std, ats, tolerance)
     out += _white_sentences(abnn, std, ats, tolerance)
     out += _other_threat_sentences(abnn, std, tolerance)
-    out += _cost_sentences(abnn, ats)
+    out += _cost_sentences(abnn, ats, pretraining)
     out += _audit_sentences(results)
     out += _sweep_sentences(sweeps or {}, tolerance)
     return out
@@ -233,19 +233,24 @@ def _other_threat_sentences(abnn: Mapping, std: Mapping | None, tol: float) -> l
     return out
 
 
-def _cost_sentences(abnn: Mapping, ats: list[Mapping]) -> list[str]:
+def _cost_sentences(abnn: Mapping, ats: list[Mapping], pretraining: Mapping | None = None) -> list[str]:
     secs = (abnn.get("run") or {}).get("train_seconds")
     if secs is None:
         return []
     parts = []
     for at in ats:
-        ratio = time_ratio(at, abnn)
+        ratio, flops = time_ratio(at, abnn), flops_ratio(at, abnn)
         if ratio is None:
             continue
-        word = "longer" if ratio >= 1 else "shorter"
-        parts.append(f"{model_name(at)} took {ratio:.2f}x as long ({word})")
-    text = f"Training cost: ABNN trained in {float(secs):.1f} s (substitute pretraining not included)"
-    return [text + ("; " + "; ".join(parts) if parts else "") + "."]
+        work = f"{flops:.2f}x the FLOPs and " if flops is not None else ""
+        parts.append(f"{model_name(at)} needed {work}{ratio:.2f}x the training-loop time")
+    text = f"Training cost: ABNN trained in {float(secs):.1f} s (training loop only, validation excluded)"
+    text += ("; " + "; ".join(parts) if parts else "") + "."
+    if pretraining:
+        text += (f" The substitute's pretraining ({float(pretraining.get('seconds', 0)):.1f} s, "
+                 f"{float(pretraining.get('flops', 0)) / 1e9:.0f} GFLOPs) is the shared initialisation of every "
+                 "model, so it is counted for none of them.")
+    return [text]
 
 
 def _audit_sentences(results: Sequence[Mapping]) -> list[str]:

@@ -165,7 +165,7 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
              "substitute and the target).")
 
     doc.heading("Reading")
-    doc.bullets(reading(results, tolerance, clean_target, sweeps))
+    doc.bullets(reading(results, tolerance, clean_target, sweeps, meta.get("pretraining")))
     rows = [[c["claim"], c["measured"], HOLDS[c["holds"]]]
             for c in claims(results, tolerance)]
     if rows:

@@ -10,6 +10,7 @@ is rebuilt from those files.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -73,7 +74,7 @@ def _run_seeds(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict
     examples = [{**e, **{k: f"seeds/{seeds[0]}/{e[k]}" for k in ("png", "gif", "mp4") if e.get(k)}}
                 for e in first["examples"]]
     stages = {f"seed {s}: {k}": v for s, m in metas.items() for k, v in m["stages"].items()}
-    write_meta(cfg, first["data"], names, stages, examples, time.perf_counter() - start, seeds)
+    write_meta(cfg, first["data"], names, stages, examples, time.perf_counter() - start, seeds, first["pretraining"])
     log("[study] report ...")
     paths = build_report(work)
     log(f"[study] report: {paths['markdown']} and {paths['html']}")
@@ -142,7 +143,11 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_s
                               files=lambda o: [e["png"] for e in o["examples"]],
                               key={"checkpoints": digests, "examples": cfg["study"].get("examples"),
                                    "eval": cfg["eval"]})
-    return {"data": data, "stages": runner.all_timings(), "examples": examples["examples"]}
+    pretraining = None
+    if substitute is not None:
+        summary = Path(substitute).parent / "train_summary.json"
+        pretraining = json.loads(summary.read_text()).get("train_cost") if summary.is_file() else None
+    return {"data": data, "stages": runner.all_timings(), "examples": examples["examples"], "pretraining": pretraining}
 
 
 def _digest(path: str | Path | None) -> str | None:
@@ -182,7 +187,7 @@ def cpu_model() -> str | None:
 
 
 def write_meta(cfg: Mapping, data: Mapping, names: list[str], stages: Mapping[str, dict], examples: list,
-               seconds: float, seeds: list[int]) -> Path:
+               seconds: float, seeds: list[int], pretraining: Mapping | None = None) -> Path:
     """``study.json``: what the report needs besides the result files (settings, timings, data, examples)."""
     classes = (data.get("study") or {}).get("classes") or []
     env = environment_info()
@@ -201,6 +206,7 @@ def write_meta(cfg: Mapping, data: Mapping, names: list[str], stages: Mapping[st
         "seed": int(seeds[0]),
         "seeds": list(seeds),
         "init": steps.section(cfg, "init", "pretrained"),
+        "pretraining": pretraining,
         "study": {k: v for k, v in dict(cfg["study"]).items() if k != "profiles"},
         "environment": env,
     }

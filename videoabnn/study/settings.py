@@ -11,7 +11,7 @@ from typing import Any
 
 from videoabnn.config import Config, ConfigError, config_from_dict, load_config
 
-PROFILES = ("default", "quick", "large")
+PROFILES = ("default", "quick", "large", "full")
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:
