@@ -114,7 +114,7 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_s
     if "pretrain_substitute" in plan:
         sub_cfg = steps.substitute_config(cfg)
         out = runner.run("pretrain_substitute", lambda: steps.run_training(cfg, sub_cfg),
-                         files=lambda o: [o["checkpoint"]], key={"config": sub_cfg.to_dict()})
+                         files=lambda o: [o["checkpoint"]], key={"config": steps.training_settings(sub_cfg)})
         substitute = str(work / out["checkpoint"])
     trained: dict[str, dict] = {}
     run_cfgs = {name: steps.model_config(cfg, name, substitute) for name in names}
@@ -122,7 +122,8 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_s
         run_cfg = run_cfgs[name]
         trained[name] = runner.run(f"train_{name}", lambda c=run_cfg: steps.run_training(cfg, c),
                                    files=lambda o: [o["checkpoint"]],
-                                   key={"config": run_cfg.to_dict(), "substitute": _digest(substitute)})
+                                   key={"config": steps.training_settings(run_cfg),
+                                        "substitute": _digest(substitute)})
     standard = _standard_checkpoint(cfg, trained)
     eval_settings = {k: cfg["study"].get(k) for k in ("threats", "audit")} | {"eval": cfg["eval"]}
     for name in names:

@@ -96,12 +96,18 @@ def frame_cache(cfg: Mapping) -> str | None:
     return str(work_dir(cfg) / "cache")
 
 
+def training_settings(run_cfg: Mapping) -> dict:
+    """The parts of a run config that decide its training (not where it is written, not its evaluation)."""
+    data = run_cfg.to_dict() if hasattr(run_cfg, "to_dict") else dict(run_cfg)
+    return {k: v for k, v in data.items() if k not in ("work_dir", "eval")}
+
+
 def keyed_run_dir(cfg: Mapping, run_cfg: Config) -> Config:
     """``run_cfg`` with its work dir set to ``runs/<name>-<digest8 of the config>``: a changed config
     trains in a new folder instead of resuming (or overwriting) a run made with other settings."""
     from videoabnn.utils.provenance import digest_of
 
-    settings = {k: v for k, v in run_cfg.to_dict().items() if k not in ("work_dir",)}
+    settings = training_settings(run_cfg)
     run_cfg["work_dir"] = str(work_dir(cfg) / "runs" / f"{run_cfg['name']}-{digest_of(settings, 8)}")
     return run_cfg
 
