@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-THREAT_MODELS = ("white", "gray", "transfer")
+# naive: white-box without BPDA/EOT (added beside "white" for models behind input transforms)
+THREAT_MODELS = ("white", "naive", "gray", "transfer")
 
 
 class EvaluationError(ValueError):
