@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from videoabnn.attacks.base import flat_norm, per_clip_rand
 from videoabnn.attacks.gradient import NormBallAttack
+from videoabnn.attacks.registry import register_attack
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -18,6 +19,7 @@ def checkpoints(steps: int) -> list[int]:
     return sorted({int(round(q * steps)) for q in p[1:] if q <= 1.0} - {0})
 
 
+@register_attack("apgd", "apgd_ce", "apgd_dlr", defaults={"apgd_ce": {"loss": "ce"}, "apgd_dlr": {"loss": "dlr"}})
 class APGD(NormBallAttack):
     """Auto-PGD with per-clip step sizes; returns the first adversarial point found, else the best-loss point."""
 

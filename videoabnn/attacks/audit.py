@@ -121,6 +121,7 @@ def audit_gradient_masking(
     more_steps: int = 40,
     restarts: int = 2,
     square_queries: int = 300,
+    square_p_init: float = 0.8,
     tol: float | None = None,
     margin_gap: float = 0.10,
     large_eps_max_acc: float = 0.05,
@@ -169,7 +170,7 @@ def audit_gradient_masking(
         )
         add("more", more & clean)
         worst &= more
-        sq = _predict(model, Square(model, eps=eps, queries=square_queries, **common)(x, y)) == y
+        sq = _predict(model, Square(model, eps=eps, queries=square_queries, p_init=square_p_init, **common)(x, y)) == y
         add("square", sq & clean)
         worst &= sq
         if surrogate is not None:
@@ -202,7 +203,7 @@ def audit_gradient_masking(
         "output_max_rel_diff": det,
     }
     settings = {"eps": eps, "eps_list": eps_all, "steps": steps, "more_steps": more_steps, "restarts": restarts,
-                "square_queries": square_queries, "tol": tol, "seed": seed, "frames": frames}
+                "square_queries": square_queries, "square_p_init": square_p_init, "tol": tol, "seed": seed, "frames": frames}
     return AuditReport(checks, metrics, settings, robust_accuracy=acc["worst"])
 
 

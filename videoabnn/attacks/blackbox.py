@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from videoabnn.attacks.base import Attack, clip_generators, per_clip_rand, per_clip_randint
 from videoabnn.attacks.losses import margin_loss
+from videoabnn.attacks.registry import build_attack, register_attack
 
 
 def square_fraction(p_init: float, it: int, queries: int) -> float:
@@ -19,6 +20,7 @@ def square_fraction(p_init: float, it: int, queries: int) -> float:
     return p_init
 
 
+@register_attack("square")
 class Square(Attack):
     """Square attack (Linf) for clips: random squares at one spatial place across the attacked frames,
     values +-eps per channel and frame, accepted when the margin drops. Stops per clip once fooled."""
@@ -32,7 +34,7 @@ class Square(Attack):
         *,
         eps: float = 4 / 255,
         queries: int = 1000,
-        p_init: float = 0.05,
+        p_init: float = 0.8,
         **kwargs,
     ) -> None:
         kwargs.setdefault("loss", "margin")
@@ -83,14 +85,14 @@ class Square(Attack):
         return best
 
 
+@register_attack("transfer")
 class Transfer(Attack):
     """Transfer attack: craft on ``surrogate`` with any registered attack, then hand to the target."""
 
     name = "transfer"
+    open_params = True  # the inner attack checks its own parameters
 
     def __init__(self, model: nn.Module, *, surrogate: nn.Module, attack: str = "pgd", **params) -> None:
-        from videoabnn.attacks.registry import build_attack
-
         keys = {k: params.pop(k) for k in ("targeted", "frames", "seed", "loss") if k in params}
         super().__init__(model, **keys)
         if not isinstance(surrogate, nn.Module):

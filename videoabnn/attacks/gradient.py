@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from videoabnn.attacks.base import Attack, clip_generators, flat_norm, per_clip_rand
+from videoabnn.attacks.registry import register_attack
 
 NORMS = ("linf", "l2")
 
@@ -63,6 +64,7 @@ class NormBallAttack(Attack):
         """One attack run from a (random) start: the subclass's update rule."""
 
 
+@register_attack("pgd", "pgd_linf", "pgd_l2", defaults={"pgd": {"norm": "linf"}, "pgd_linf": {"norm": "linf"}, "pgd_l2": {"norm": "l2"}})
 class PGD(NormBallAttack):
     """Projected gradient ascent in an Linf or L2 ball (Madry et al.), optional momentum (MI-FGSM)."""
 
@@ -145,6 +147,7 @@ class PGD(NormBallAttack):
         delta.mul_((eps / flat_norm(delta).clamp_min(1e-12)).clamp(max=1.0))
 
 
+@register_attack("fgsm")
 class FGSM(PGD):
     """Fast gradient sign method: one step of size eps, no random start (Goodfellow et al.)."""
 
@@ -155,6 +158,7 @@ class FGSM(PGD):
         super().__init__(model, eps=eps, alpha=eps, steps=1, norm=norm, random_start=False, restarts=1, **kwargs)
 
 
+@register_attack("mifgsm")
 class MIFGSM(PGD):
     """Momentum iterative FGSM (Dong et al.): step along sign of accumulated L1-normalised gradients."""
 

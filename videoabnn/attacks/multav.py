@@ -8,8 +8,10 @@ import torch
 from torch import Tensor, nn
 
 from videoabnn.attacks.base import Attack, clip_generators, per_clip_rand
+from videoabnn.attacks.registry import register_attack
 
 
+@register_attack("multav")
 class MultAV(Attack):
     """Multiplicative PGD on the per-pixel ratio (the Linf-type MultAV)."""
 

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from videoabnn.attacks.base import Attack, clip_generators, per_clip_rand, per_clip_randint, resolve_length
 from videoabnn.attacks.frames import num_frames
+from videoabnn.attacks.registry import register_attack
 
 INITS = ("grey", "random", "keep")
 POSITIONS = ("random", "exhaustive", "gradient")
@@ -89,6 +90,7 @@ class RegionAttack(Attack):
             return self.loss_fn(self.model(x + region * (fill - x)), y)
 
 
+@register_attack("roa")
 class ROA(RegionAttack):
     """Rectangular occlusion (sticker) attack of Wu et al. (ICLR 2020), for clips.
 
@@ -162,6 +164,7 @@ class ROA(RegionAttack):
         return scores.topk(min(self.candidates, scores.shape[-1]), dim=-1).indices
 
 
+@register_attack("framing", "af")
 class Framing(RegionAttack):
     """Adversarial framing (Zajac et al., AAAI 2019) per clip: a border of ``width`` on every attacked frame."""
 
@@ -186,6 +189,7 @@ def border_region(x: Tensor, width: int | float) -> Tensor:
     return ((r < b) | (r >= h - b) | (c < b) | (c >= w - b))[None, None]
 
 
+@register_attack("spa")
 class SaltPepper(RegionAttack):
     """Salt-and-pepper attack (SPA): ``pixels`` adversarial pixels per frame (int, or a fraction of
     H*W), chosen at random or by the largest input gradient, then optimised without a bound."""

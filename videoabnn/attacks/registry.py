@@ -1,5 +1,6 @@
-"""Attack registry and presets: ``build_attack(name, model, **params)``, ``list_attacks()``,
-``ATTACK_PRESETS``.
+"""Attack registry and presets: ``@register_attack`` (used by each attack's own module),
+``build_attack(name, model, **params)``, ``list_attacks()``, ``ATTACK_PRESETS``. This module imports
+no concrete attack: ``videoabnn.attacks`` imports the attack modules, which register themselves.
 
 Preset values follow ``attack-protocol.md`` converted to pixels in [0, 1]: a number the papers
 wrote on the 0-255 scale is divided by 255 (PGD-L2: eps 160 -> 160/255 over the whole clip,
@@ -18,39 +19,36 @@ from typing import Any
 
 from torch import nn
 
-from videoabnn.attacks.apgd import APGD
-from videoabnn.attacks.base import Attack
-from videoabnn.attacks.blackbox import Square, Transfer
-from videoabnn.attacks.gradient import FGSM, MIFGSM, PGD
-from videoabnn.attacks.multav import MultAV
-from videoabnn.attacks.physical import ROA, Framing, SaltPepper
-from videoabnn.attacks.universal import UniversalFraming, UniversalPatch
+# name -> (class, fixed defaults applied before the user's parameters); filled by @register_attack
+_REGISTRY: dict[str, tuple[type, dict[str, Any]]] = {}
 
-# name -> (class, fixed defaults applied before the user's parameters)
-_REGISTRY: dict[str, tuple[type[Attack], dict[str, Any]]] = {
-    "fgsm": (FGSM, {}),
-    "pgd": (PGD, {"norm": "linf"}),
-    "pgd_linf": (PGD, {"norm": "linf"}),
-    "pgd_l2": (PGD, {"norm": "l2"}),
-    "mifgsm": (MIFGSM, {}),
-    "apgd": (APGD, {}),
-    "apgd_ce": (APGD, {"loss": "ce"}),
-    "apgd_dlr": (APGD, {"loss": "dlr"}),
-    "multav": (MultAV, {}),
-    "square": (Square, {}),
-    "transfer": (Transfer, {}),
-    "roa": (ROA, {}),
-    "framing": (Framing, {}),
-    "af": (Framing, {}),
-    "spa": (SaltPepper, {}),
-    "universal_patch": (UniversalPatch, {}),
-    "universal_framing": (UniversalFraming, {}),
-}
+
+def register_attack(*names: str, **fixed: Any):
+    """Class decorator registering an attack under ``names`` (``fixed`` parameters per name are given as
+    ``{name: {param: value}}`` through the ``defaults`` keyword, e.g. ``defaults={"pgd_l2": {"norm": "l2"}}``)."""
+    per_name = fixed.pop("defaults", {})
+
+    def decorate(cls: type) -> type:
+        for name in names:
+            _REGISTRY[name] = (cls, {**fixed, **per_name.get(name, {})})
+        return cls
+
+    return decorate
 
 
 def list_attacks() -> list[str]:
     """Names accepted by ``build_attack``."""
     return sorted(_REGISTRY)
+
+
+def attack_class(name: str) -> type:
+    """The class registered under ``name`` (unknown names list the known ones)."""
+    key = str(name).lower()
+    if key not in _REGISTRY:
+        close = difflib.get_close_matches(key, _REGISTRY, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown attack {name!r}{hint}; known: {', '.join(list_attacks())}")
+    return _REGISTRY[key][0]
 
 
 def accepted_params(cls: type) -> set[str]:
@@ -67,16 +65,12 @@ def accepted_params(cls: type) -> set[str]:
     return names - fixed
 
 
-def build_attack(name: str, model: nn.Module, **params: Any) -> Attack:
+def build_attack(name: str, model: nn.Module, **params: Any):
     """Build a registered attack; unknown names or parameters raise a ValueError naming the valid ones."""
-    key = str(name).lower()
-    if key not in _REGISTRY:
-        close = difflib.get_close_matches(key, _REGISTRY, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown attack {name!r}{hint}; known: {', '.join(list_attacks())}")
-    cls, fixed = _REGISTRY[key]
+    cls = attack_class(name)
+    fixed = _REGISTRY[str(name).lower()][1]
     params = {k: v for k, v in params.items() if k not in ("id", "name")}
-    if cls is not Transfer:
+    if not getattr(cls, "open_params", False):
         bad = sorted(set(params) - accepted_params(cls))
         if bad:
             raise ValueError(f"attack {name!r}: unknown parameter(s) {bad}; accepted: {sorted(accepted_params(cls))}")
@@ -92,6 +86,7 @@ ATTACK_PRESETS: dict[str, list[dict[str, Any]]] = {
         {"id": "fgsm_4", "name": "fgsm", "eps": _e(4)},
         {"id": "pgd_linf_4", "name": "pgd", "eps": _e(4), "alpha": _e(1), "steps": 5},
         {"id": "pgd_linf_4_margin", "name": "pgd", "eps": _e(4), "alpha": _e(1), "steps": 5, "loss": "margin"},
+        {"id": "pgd_linf_4_20", "name": "pgd", "eps": _e(4), "alpha": _e(0.5), "steps": 20},
         {"id": "pgd_l2_160", "name": "pgd_l2", "eps": _e(160), "alpha": _e(1), "steps": 5},
         {"id": "multav", "name": "multav", "eps": 1.04, "alpha": 1.01, "steps": 5},
         {"id": "roa_30", "name": "roa", "size": 30 / 112, "position": "gradient", "alpha": _e(70), "steps": 5},
@@ -108,6 +103,7 @@ ATTACK_PRESETS: dict[str, list[dict[str, Any]]] = {
         {"id": "pgd_linf_16", "name": "pgd", "eps": _e(16), "alpha": _e(4), "steps": 10},
         {"id": "apgd_ce_8", "name": "apgd_ce", "eps": _e(8), "steps": 50},
         {"id": "apgd_dlr_8", "name": "apgd_dlr", "eps": _e(8), "steps": 50},
+        {"id": "autoattack_8", "name": "autoattack", "eps": _e(8), "version": "standard"},
         {"id": "pgd_l2_160_strong", "name": "pgd_l2", "eps": _e(160), "alpha": 2.5 * _e(160) / 10, "steps": 10},
         {"id": "multav_10", "name": "multav", "eps": 1.04, "alpha": 1.01, "steps": 10},
         {"id": "roa_45", "name": "roa", "size": 45 / 112, "alpha": _e(70), "steps": 10},

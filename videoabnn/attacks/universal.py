@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from videoabnn.attacks.base import Attack, attack_mode, clip_generators, resolve_length
 from videoabnn.attacks.frames import frame_mask
 from videoabnn.attacks.physical import border_region
+from videoabnn.attacks.registry import register_attack
 from videoabnn.utils.io import atomic_save_image, atomic_torch_save
 
 
@@ -131,6 +132,7 @@ class UniversalAttack(Attack):
         return self
 
 
+@register_attack("universal_patch")
 class UniversalPatch(UniversalAttack):
     """Universal patch with EOT: per clip a random position, scale (times ``size``) and rotation."""
 
@@ -205,6 +207,7 @@ class UniversalPatch(UniversalAttack):
         return [[ax, bx, -(ax * cu + bx * cv)], [ay, by, -(ay * cu + by * cv)]]
 
 
+@register_attack("universal_framing")
 class UniversalFraming(UniversalAttack):
     """One adversarial border (C, H, W) for all clips and all attacked frames."""
 

@@ -1,0 +1,90 @@
+"""An adaptive attack aimed at ABNN's design: move the substitute's clip statistics as well as the logits.
+
+ABNN's adaptive layers read per-clip mean and std of the frozen substitute's stage features. The
+objective maximised here is, per clip,
+
+    margin(white-box logits) + margin(gray-box logits) + w * sum_k mean_c ((mu_k - mu_k0) / s_k0)^2
+                                                               + (log sigma_k - log sigma_k0)^2
+
+where the white-box logits differentiate through substitute and target, the gray-box ones treat
+the statistics as constants (both paths of one forward), and the last term pushes every stage's
+statistics away from their clean values (``mu_k0``, ``sigma_k0``; ``s_k0`` the clean std over
+channels, for scale). Sign-gradient steps in the Linf ball with restarts; the first clip the real
+(white-box) model misclassifies is kept. On a model without ``substitute_statistics`` it is a
+margin-loss PGD with the same budget. The model is used only through duck typing.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from videoabnn.attacks.base import Attack, clip_generators, per_clip_rand
+from videoabnn.attacks.gradient import check_budget
+from videoabnn.attacks.losses import attack_loss
+from videoabnn.attacks.registry import register_attack
+
+
+def _is_abnn(model: nn.Module) -> bool:
+    return hasattr(model, "substitute_statistics") and hasattr(model, "forward_with_statistics")
+
+
+def statistics_shift(stats: list, clean: list) -> Tensor:
+    """Per clip: summed squared standardised change of every stage's (mu, log sigma) from ``clean``."""
+    total = 0.0
+    for (mu, sigma, _), (mu0, sigma0, _) in zip(stats, clean):
+        scale = mu0.std(dim=1, keepdim=True).clamp_min(1e-6)
+        total = total + ((mu - mu0) / scale).pow(2).mean(dim=1) + (sigma.log() - sigma0.log()).pow(2).mean(dim=1)
+    return total
+
+
+@register_attack("abnn_adaptive")
+class ABNNAdaptive(Attack):
+    """PGD-Linf on white-box + gray-box margins plus a statistics-shift term (ABNN); margin PGD otherwise."""
+
+    name = "abnn_adaptive"
+    threat = "linf"
+
+    def __init__(self, model: nn.Module, *, eps: float = 4 / 255, alpha: float | None = None, steps: int = 20,
+                 restarts: int = 2, stats_weight: float = 1.0, loss: str = "margin", **kwargs) -> None:
+        super().__init__(model, loss=loss, **kwargs)
+        check_budget(eps, steps, restarts)
+        self.eps, self.steps, self.restarts = float(eps), int(steps), int(restarts)
+        self.alpha = float(alpha) if alpha is not None else 2.5 * self.eps / self.steps
+        self.stats_weight = float(stats_weight)
+
+    def objective(self, x_adv: Tensor, y: Tensor, clean: list | None) -> Tensor:
+        """Per-clip objective to maximise (see the module docstring)."""
+        if clean is None:
+            return self.loss_fn(self.model(x_adv), y)
+        stats = self.model.substitute_statistics(x_adv)
+        white = self.model.forward_with_statistics(x_adv, stats)
+        frozen = [(m.detach(), s.detach(), None if f is None else f.detach()) for m, s, f in stats]
+        gray = self.model.forward_with_statistics(x_adv, frozen)
+        value = attack_loss(self.loss, white, y, self.targeted) + attack_loss(self.loss, gray, y, self.targeted)
+        return value + self.stats_weight * statistics_shift(stats, clean)
+
+    def perturb(self, x: Tensor, y: Tensor, seed: int) -> Tensor:
+        if self.eps == 0:
+            return x.clone()
+        gens = clip_generators(x, seed)
+        mask = self.make_mask(x, y, gens)
+
+        def run(xs: Tensor, ys: Tensor, idx: Tensor) -> Tensor:
+            return self._run(xs, ys, mask[idx], [gens[i] for i in idx.tolist()])
+
+        return self.with_restarts(x, y, self.restarts, run)
+
+    def _run(self, x: Tensor, y: Tensor, mask: Tensor, gens: list[torch.Generator]) -> Tensor:
+        clean = None
+        if _is_abnn(self.model):
+            with torch.no_grad():
+                clean = [(m.detach(), s.detach(), None) for m, s, _ in self.model.substitute_statistics(x)]
+        delta = ((per_clip_rand(gens, tuple(x.shape[1:]), x) * 2 - 1) * self.eps * mask)
+        delta = ((x + delta).clamp(0, 1) - x).requires_grad_(True)
+        for _ in range(self.steps):
+            (g,) = torch.autograd.grad(self.objective(x + delta, y, clean).sum(), delta)
+            with torch.no_grad():
+                delta.add_(g.mul_(mask).sign_(), alpha=self.alpha).clamp_(-self.eps, self.eps)
+                delta.add_(x).clamp_(0, 1).sub_(x)
+        return (x + delta).detach()
