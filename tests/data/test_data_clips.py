@@ -139,7 +139,7 @@ def test_skip_unreadable_counts_and_lists(synthetic_ucf_root, tmp_path, caplog):
 
 def test_build_dataset_from_config(synthetic_ucf_root):
     cfg = config_from_dict({"data": {"root": str(synthetic_ucf_root), "synthetic": {"preset": "quick"},
-                                     "clips_per_video": 2, "max_videos": 8}})
+                                     "clips_per_video": 2, "max_videos": 8, "val_fraction": 0.0}})
     train, test = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
     assert isinstance(train, UCF101) and train.num_classes == 4 and len(train.videos) == 8
     assert {y for _, y in train.videos} == {0, 1, 2, 3}  # max_videos spreads over the classes

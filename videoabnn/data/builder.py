@@ -9,6 +9,7 @@ from typing import Any
 from videoabnn.data.dataset import VideoDataset
 from videoabnn.data.hmdb51 import HMDB51
 from videoabnn.data.listfile import ListFileDataset
+from videoabnn.data.splits import validation_split
 from videoabnn.data.synthetic import generate_synthetic
 from videoabnn.data.ucf101 import UCF101
 
@@ -45,14 +46,36 @@ def _flip(value: Any, name: str) -> bool:
     return value
 
 
-def build_dataset(data_cfg: Mapping[str, Any], train: bool, seed: int | None = None) -> VideoDataset:
-    """The train (``train=True``) or test split named by a ``data`` config section.
+SPLITS = ("train", "val", "test")
 
-    Keys missing from ``data_cfg`` take their defaults from ``videoabnn/defaults.yaml``.
-    ``seed``: fixes training clips per (seed, epoch, index) (see ``VideoDataset.set_epoch``);
-    None follows torch's RNG, which ``seed_everything`` and the DataLoader seed.
+
+def build_dataset(data_cfg: Mapping[str, Any], train: bool | None = None, seed: int | None = None,
+                  split: str | None = None) -> VideoDataset:
+    """The ``split`` (``train``, ``val`` or ``test``; or ``train=True/False``) named by a ``data`` section.
+
+    ``train`` is the training list minus the validation groups (``data.val_fraction`` of them, chosen
+    with ``data.val_seed``), ``val`` those groups, sampled like the test split; ``test`` the test list.
+    Keys missing from ``data_cfg`` take their defaults from ``videoabnn/defaults.yaml``. ``seed``:
+    fixes training clips per (seed, epoch, index) (see ``VideoDataset.set_epoch``); None follows
+    torch's RNG, which ``seed_everything`` and the DataLoader seed.
     """
+    split = split or ("train" if train else "test")
+    if split not in SPLITS:
+        raise ValueError(f"dataset split must be one of {', '.join(SPLITS)}, got {split!r}")
     cfg = _merged(data_cfg)
+    fraction = float(cfg.get("val_fraction") or 0.0)
+    if split == "test" or fraction == 0.0:
+        if split == "val":
+            raise ValueError("data.val_fraction is 0: there is no validation split (set e.g. data.val_fraction=0.1)")
+        return _official(cfg, split == "train", seed)
+    full = _official(cfg, True, seed)
+    train_idx, val_idx = validation_split(full.videos, fraction, int(cfg.get("val_seed") or 0))
+    chosen = train_idx if split == "train" else val_idx
+    return full.subset(chosen, train=split == "train")
+
+
+def _official(cfg: Mapping[str, Any], train: bool, seed: int | None) -> VideoDataset:
+    """The official training or test list of the configured data set."""
     name = cfg["name"]
     if name not in DATASETS:
         raise ValueError(f"data.name: unknown data set {name!r}; expected one of {', '.join(DATASETS)}")

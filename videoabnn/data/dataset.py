@@ -90,8 +90,12 @@ class VideoDataset(Dataset):
         flip: bool = True,
         seed: int | None = None,
         probe_workers: int = 4,
+        _checked: list[tuple[Path, int]] | None = None,
     ):
         check_sampling(frames, stride, clips_per_video, short_video)
+        self._options = {"frames": frames, "stride": stride, "short_side": short_side, "crop": crop,
+                         "clips_per_video": clips_per_video, "three_crop": three_crop, "short_video": short_video,
+                         "backend": backend, "cache_dir": cache_dir, "flip": flip, "seed": seed}
         self.classes = list(classes)
         self.train = bool(train)
         self.frames, self.stride = int(frames), int(stride)
@@ -105,9 +109,19 @@ class VideoDataset(Dataset):
         self.flip = flip
         self.seed = seed
         self.epoch = 0
+        if _checked is not None:  # a subset of a dataset that already checked its videos
+            self.videos, self.skipped = list(_checked), []
+            return
         all_videos = [(Path(p), int(label)) for p, label in videos]
         all_videos = [all_videos[i] for i in spread_subset(len(all_videos), max_videos)]
         self.videos, self.skipped = self._check_videos(all_videos, skip_unreadable, probe_workers)
+
+    def subset(self, indices: list[int], train: bool) -> VideoDataset:
+        """A dataset over ``videos[i]`` for ``i`` in ``indices`` (already checked), sampled for training or
+        evaluation, with this dataset's classes and clip settings."""
+        out = VideoDataset.__new__(VideoDataset)
+        VideoDataset.__init__(out, [], self.classes, train=train, **self._options, _checked=[self.videos[i] for i in indices])
+        return out
 
     @property
     def num_classes(self) -> int:

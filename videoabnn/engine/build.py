@@ -119,15 +119,20 @@ def _load_base_weights(model: nn.Module, cfg: Mapping, num_classes: int, path: s
                          f"{result.unexpected_keys[:5]}")
 
 
-def build_dataset(cfg: Mapping, train: bool) -> Dataset:
-    """The train or test split from the ``data`` section (errors name what is missing on disk).
+def split_dataset(cfg: Mapping, split: str) -> Dataset:
+    """The ``train``, ``val`` or ``test`` split of a run config's data (errors name what is missing on disk).
 
     Training clips are keyed by ``(seed, epoch, index)`` (the trainer calls ``set_epoch``), so
     they do not depend on loader workers or world size.
     """
-    from videoabnn.data import build_dataset as data_build
+    from videoabnn.data import build_dataset
 
-    return data_build(cfg["data"], train=train, seed=int(cfg["seed"]))
+    return build_dataset(cfg["data"], seed=int(cfg["seed"]), split=split)
+
+
+def has_validation(cfg: Mapping) -> bool:
+    """Whether the run carves a validation split out of its training videos (``data.val_fraction`` > 0)."""
+    return float(cfg["data"].get("val_fraction") or 0.0) > 0.0
 
 
 def num_classes_of(cfg: Mapping, dataset: Dataset) -> int:

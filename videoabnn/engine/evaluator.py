@@ -32,12 +32,12 @@ from videoabnn.engine.attack_specs import (
     result_key,
 )
 from videoabnn.engine.build import (
-    build_dataset,
     eval_loader,
     model_spec,
     num_classes_of,
     run_dir_of,
     select_device,
+    split_dataset,
 )
 from videoabnn.engine.checkpoint import CheckpointError, read_checkpoint
 from videoabnn.engine.distributed import (
@@ -186,7 +186,7 @@ def evaluate(cfg: Mapping, checkpoint: str | Path, attacks: Sequence | str | Non
         raise CheckpointError(f"checkpoint not found: {checkpoint}")
     if "transfer" in threats and not Path(cfg["eval"]["transfer_from"]).is_file():
         raise CheckpointError(f"eval.transfer_from: checkpoint not found: {cfg['eval']['transfer_from']}")
-    test_set = test_set if test_set is not None else build_dataset(cfg, train=False)
+    test_set = test_set if test_set is not None else split_dataset(cfg, "test")
     num_classes = num_classes_of(cfg, test_set)
     meta = check_checkpoint(checkpoint, cfg, num_classes)
     ev = _Evaluation(cfg, checkpoint, info, device)
@@ -482,7 +482,7 @@ def _fit_universal(ev: _Evaluation, store: ItemStore, attack: Any, spec: dict, t
     path = patches.path_for(name, key)
     if ev.info.is_main and not path.is_file():
         patches.explain(name, key)
-        train_set = train_set if train_set is not None else build_dataset(cfg, train=True)
+        train_set = train_set if train_set is not None else split_dataset(cfg, "train")
         loader, _ = eval_loader(train_set, cfg, DistInfo(), cfg["eval"].get("fit_batches"))
         log.info("fitting %s on %d training batches", name, len(loader))
         attack.fit(_Clips(loader, ev.device))

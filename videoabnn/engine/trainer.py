@@ -23,14 +23,15 @@ from torch.utils.data import Dataset
 from videoabnn.config import save_config
 from videoabnn.engine import checkpoint as ckpt
 from videoabnn.engine.build import (
-    build_dataset,
     build_model,
     check_weight_files,
     eval_loader,
+    has_validation,
     model_spec,
     num_classes_of,
     run_dir_of,
     select_device,
+    split_dataset,
     train_loader,
 )
 from videoabnn.engine.cost import measure_pass_flops, training_cost
@@ -185,9 +186,9 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
     objective = build_training_objective(cfg, attack)
     if not resume:
         check_weight_files(cfg)
-    train_set = train_set if train_set is not None else build_dataset(cfg, train=True)
-    if val_set is None and int(t["eval_every"]) > 0:
-        val_set = build_dataset(cfg, train=False)
+    train_set = train_set if train_set is not None else split_dataset(cfg, "train")
+    if val_set is None and int(t["eval_every"]) > 0 and has_validation(cfg):
+        val_set = split_dataset(cfg, "val")  # best.pt and model selection never see the test split
     num_classes = num_classes_of(cfg, train_set)
     model = build_model(cfg, num_classes, load_weights=not resume)
     state = _State()

@@ -194,7 +194,7 @@ def _results_file(cfg: Mapping, name: str, checkpoint: Path, out: dict) -> dict:
 
 def run_patch_study(cfg: Mapping, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Fit, sweep and report; returns the report's paths."""
-    from videoabnn.engine.build import build_dataset
+    from videoabnn.engine.build import split_dataset
     from videoabnn.report.study_report import build_report
 
     start = time.perf_counter()
@@ -202,8 +202,8 @@ def run_patch_study(cfg: Mapping, log: Callable[[str], None] = print) -> dict[st
     seed_everything(int(cfg["seed"]))
     work = Path(cfg["work_dir"])
     batch_size = int(cfg["data"].get("test_batch_size") or cfg["data"]["batch_size"])
-    train_batches = _batches(build_dataset(cfg, train=True), batch_size, spec.get("fit_batches"))
-    test_set = build_dataset(cfg, train=False)
+    train_batches = _batches(split_dataset(cfg, "train"), batch_size, spec.get("fit_batches"))
+    test_set = split_dataset(cfg, "test")
     test_batches, subset = _test_batches(test_set, batch_size, spec.get("test_batches"), int(cfg["seed"]))
     kind = spec.get("kind", "universal_patch")
     sweeps: dict[str, dict] = {"size": {}, "frames": {}, "position": {}}

@@ -229,11 +229,11 @@ def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path 
     from torch.utils.data import DataLoader, Subset
 
     from videoabnn.attacks import audit_gradient_masking
-    from videoabnn.engine.build import build_dataset
+    from videoabnn.engine.build import split_dataset
     from videoabnn.engine.subsets import evaluation_subset
     from videoabnn.models import load_model
 
-    test_set = build_dataset(run_cfg, train=False)
+    test_set = split_dataset(run_cfg, "test")
     batch_size = int(run_cfg["data"].get("test_batch_size") or run_cfg["data"]["batch_size"])
     ids = evaluation_subset(test_set, int(cfg["eval"].get("audit_batches") or 1), batch_size, int(cfg["seed"]))
     loader = DataLoader(Subset(test_set, ids), batch_size=batch_size, shuffle=False, num_workers=0)
@@ -305,7 +305,7 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: Mapping
     import torch
 
     from videoabnn.attacks import build_attack
-    from videoabnn.engine.build import build_dataset
+    from videoabnn.engine.build import split_dataset
     from videoabnn.engine.evaluator import attack_params, result_key
     from videoabnn.models import load_model
     from videoabnn.report.media import save_example
@@ -316,7 +316,7 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: Mapping
         raise ConfigError(f"study.examples.model: {name!r} is not one of the trained models ({', '.join(trained)})")
     run_cfg = model_cfgs[name]
     model = load_model(work_dir(cfg) / trained[name]["checkpoint"]).eval()
-    test_set = build_dataset(run_cfg, train=False)
+    test_set = split_dataset(run_cfg, "test")
     x, y = _correctly_classified(model, test_set, int(spec.get("clip", 0)))
     rows = json.loads((work_dir(cfg) / "results" / f"{name}.json").read_text())["attacks"]
     fitted = {k: row.get("artifact") for k, row in rows.items()}
