@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from videoabnn.utils.logs import setup_console
+
+    setup_console()
     from videoabnn.study.patch import run_patch_study
 
     try:

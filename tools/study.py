@@ -35,6 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from videoabnn.utils.logs import setup_console
+
+    setup_console()
     from videoabnn.report import build_report
     from videoabnn.study import load_study_config, run_study
     from videoabnn.study.pipeline import publish_to_readme

@@ -23,6 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from videoabnn.utils.logs import setup_console
+
+    setup_console()
     from videoabnn.config import ConfigError, load_config
     from videoabnn.engine import train
     from videoabnn.engine.distributed import cleanup

@@ -7,7 +7,7 @@ import torch
 
 from videoabnn.engine import TrainingError, train
 from videoabnn.engine import trainer as trainer_mod
-from videoabnn.engine.checkpoint import read_checkpoint
+from videoabnn.engine.checkpoint import read_run_checkpoint as read_checkpoint
 from videoabnn.models import load_model
 
 
@@ -116,3 +116,11 @@ def test_training_cost_counts_passes_and_flops(tiny_cfg, toy_sets):
     assert flops["forward"] > 0 and flops["train_backward"] > flops["forward"] and flops["attack_step"] > flops["forward"]
     assert costs["pgd_at"]["flops"] > 2 * costs["standard"]["flops"]
     assert read_checkpoint(run / "last.pt")["train_cost"]["flops"] == pytest.approx(costs["at"]["flops"])
+
+
+def test_train_log_names_each_networks_normalization_and_every_epoch(tiny_cfg, toy_sets):
+    cfg = tiny_cfg("abnn", **{"train.epochs": 2})
+    run = train(cfg, train_set=toy_sets[0], val_set=toy_sets[1])
+    text = (run / "train.log").read_text()
+    assert "substitute: input normalization mean" in text and "target: input normalization mean" in text
+    assert "epoch 1/2: loss" in text and "epoch 2/2: loss" in text and "val acc" in text

@@ -103,7 +103,12 @@ def test_missing_weights_name_the_expected_file(tmp_path, monkeypatch):
     target.parent.mkdir(parents=True)
     native = r3d_18(weights=None).eval()
     torch.save(native.state_dict(), target)
-    model = create_model("r3d_18", num_classes=400, pretrained="kinetics400").eval()
+    # the file name states the release's sha256 prefix: a file that is not the released one is refused
+    with pytest.raises(ValueError, match="sha256 starts with .* says b3b3357e"):
+        create_model("r3d_18", num_classes=400, pretrained="kinetics400")
+    renamed = tmp_path / "my_r3d.pth"
+    target.rename(renamed)  # a renamed file is not checked; naming its release keeps the normalization
+    model = create_model("r3d_18", num_classes=400, pretrained=f"kinetics400:{renamed}").eval()
     assert torch.equal(model.backbone.head.fc.weight, native.fc.weight)
 
 

@@ -128,15 +128,18 @@ class GrayBoxABNN(nn.Module):
 
 
 def _build_substitute(name: str, kwargs: dict, num_classes: int, checkpoint: str | None) -> tuple[nn.Module, dict]:
-    """Substitute from a registry name (+ optional weights file/tag); returns the model and its resolved spec."""
-    from videoabnn.models import create_model, get_entry
+    """Substitute from a registry name (+ optional weights: videoabnn checkpoint, file, tag or tag:path);
+    it normalizes its input as its weights were trained. Returns the model and its resolved spec."""
+    from videoabnn.models import create_model
     from videoabnn.models.checkpoint import FORMAT
-    from videoabnn.models.weights import load_state, read_checkpoint, resolve_weights, unwrap_checkpoint
+    from videoabnn.models.weights import read_checkpoint, resolve_weights
 
     spec = {"substitute": name, "substitute_kwargs": dict(kwargs), "substitute_num_classes": num_classes}
     if checkpoint is None:
+        log.info("ABNN substitute %s: no checkpoint, so it is randomly initialised (set abnn.substitute.checkpoint)",
+                 name)
         return create_model(name, num_classes, **kwargs), spec
-    path = resolve_weights(get_entry(name), checkpoint)
+    path, _ = resolve_weights(name, checkpoint)
     obj = read_checkpoint(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         if obj["arch"] != name:
@@ -147,11 +150,10 @@ def _build_substitute(name: str, kwargs: dict, num_classes: int, checkpoint: str
         model = create_model(obj["arch"], int(obj["num_classes"]), **dict(obj["kwargs"]))
         model.load_state_dict(obj["state_dict"], strict=True)
         return model, spec
-    model = create_model(name, num_classes, **kwargs)
-    fmt, state, info = unwrap_checkpoint(obj, str(path))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the substitute's classifier is never used: a reset head is harmless
-        report = load_state(model, state, str(path), fmt, info.get("arch"))
-    log.info("ABNN substitute %s: loaded %s weights from %s (head %s)", name, fmt, path,
-             "reset, unused" if report.head_reinitialised else "loaded, unused")
+        warnings.filterwarnings("ignore", message=".*re-initialised.*")  # the substitute's head is never used
+        model = create_model(name, num_classes, pretrained=str(checkpoint), **kwargs)
+    norm = model.videoabnn_spec["kwargs"]
+    if "mean" in norm:  # the weights' normalization, recorded so the composite rebuilds with it
+        spec["substitute_kwargs"] = {**spec["substitute_kwargs"], "mean": norm["mean"], "std": norm["std"]}
     return model, spec

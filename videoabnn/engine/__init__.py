@@ -3,7 +3,7 @@
 
 from videoabnn.engine.attack_specs import EvaluationError, resolve_attacks
 from videoabnn.engine.build import build_model, model_spec, select_device
-from videoabnn.engine.checkpoint import CheckpointError, read_checkpoint
+from videoabnn.engine.checkpoint import CheckpointError, read_run_checkpoint
 from videoabnn.engine.evaluator import evaluate, predict
 from videoabnn.engine.metrics import (
     acc_adv,
@@ -30,7 +30,7 @@ __all__ = [
     "per_class_accuracy",
     "perturbation_norms",
     "predict",
-    "read_checkpoint",
+    "read_run_checkpoint",
     "resolve_attacks",
     "select_device",
     "success_rate",

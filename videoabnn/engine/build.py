@@ -72,7 +72,6 @@ def _architecture(cfg: Mapping) -> tuple[str, dict[str, Any]]:
 
 def check_weight_files(cfg: Mapping) -> None:
     """Fail early, naming the config key, when a configured weights file (or tag) cannot be found."""
-    from videoabnn.models import get_entry
     from videoabnn.models.weights import resolve_weights
 
     wanted = [("model.pretrained", cfg["model"]["name"], cfg["model"].get("pretrained"))]
@@ -82,7 +81,7 @@ def check_weight_files(cfg: Mapping) -> None:
     for key, name, value in wanted:
         if value:
             try:
-                resolve_weights(get_entry(name), value)
+                resolve_weights(name, value)
             except FileNotFoundError as err:
                 raise FileNotFoundError(f"{key}: {err}") from err
 

@@ -15,13 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from videoabnn.models.weights import CheckpointError, read_checkpoint
+
 TRAINING_KEY = "training"
 LAST_NAME = "last.pt"
 BEST_NAME = "best.pt"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable, or does not fit the config."""
 
 
 def rng_state() -> dict:
@@ -82,17 +80,9 @@ def training_state(
     return state
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint file as a dict (tensors-only unpickling), with errors naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} is not a file")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means the file is unusable
-        raise CheckpointError(f"checkpoint {path} is unreadable ({type(err).__name__}: {err})") from err
+def read_run_checkpoint(path: str | Path) -> dict:
+    """A videoabnn checkpoint as a dict (the project's one reader, ``videoabnn.models.read_checkpoint``)."""
+    data = read_checkpoint(path)
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {path}: expected a dict saved by videoabnn, got {type(data).__name__}")
     return data

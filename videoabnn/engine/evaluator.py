@@ -39,7 +39,7 @@ from videoabnn.engine.build import (
     select_device,
     split_dataset,
 )
-from videoabnn.engine.checkpoint import CheckpointError, read_checkpoint
+from videoabnn.engine.checkpoint import CheckpointError, read_run_checkpoint
 from videoabnn.engine.distributed import (
     DistInfo,
     all_gather_objects,
@@ -103,7 +103,7 @@ def _subset_of(expected: Any, stored: Any) -> bool:
 
 def check_checkpoint(path: str | Path, cfg: Mapping, num_classes: int) -> dict:
     """Read ``path`` and check that it holds the config's architecture, builder arguments and class count."""
-    data = read_checkpoint(path)
+    data = read_run_checkpoint(path)
     if data.get("format") != "videoabnn" or "arch" not in data:
         raise CheckpointError(f"checkpoint {path}: not a videoabnn model file (expected one written by "
                               "tools/train.py or videoabnn.models.save_model)")

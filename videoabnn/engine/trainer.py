@@ -9,6 +9,7 @@ on CPU).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ from videoabnn.utils import atomic_write_json, environment_info, seed_everything
 from videoabnn.utils.lock import RunLock
 from videoabnn.utils.logs import log_to_file
 
+log = logging.getLogger(__name__)
 SUMMARY_NAME = "train_summary.json"
 TEXT_LOG = "train.log"
 
@@ -191,9 +193,10 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         val_set = split_dataset(cfg, "val")  # best.pt and model selection never see the test split
     num_classes = num_classes_of(cfg, train_set)
     model = build_model(cfg, num_classes, load_weights=not resume)
+    _log_model(cfg, model, len(train_set), val_set)
     state = _State()
     if resume:
-        data = ckpt.read_checkpoint(last_path)
+        data = ckpt.read_run_checkpoint(last_path)
         _check_same_model(data, cfg, num_classes, last_path)
         model.load_state_dict(data["state_dict"])
     amp = _flag(t["amp"], device, "train.amp")
@@ -240,6 +243,9 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         state.epoch = epoch
         record["train_seconds"] = state.train_seconds
         logger.log_epoch(record)
+        log.info("epoch %d/%s: loss %.4f, train acc %.4f%s, %.1f s", epoch + 1, t["epochs"], record["loss"],
+                 record["acc"], f", val acc {record['val_clip_acc']:.4f}" if "val_clip_acc" in record else "",
+                 record["seconds"])
         if info.is_main:
             training = ckpt.training_state(epoch=epoch, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                            loader_generator=generator, **state.fields())
@@ -254,6 +260,17 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         _write_summary(run_dir, cfg, state)
     barrier()
     return run_dir
+
+
+def _log_model(cfg: Mapping, model: nn.Module, n_train: int, val_set: Dataset | None) -> None:
+    """What is about to be trained: method, model, data sizes and each network's input normalization."""
+    from videoabnn.models import describe_normalization
+
+    t = cfg["train"]
+    log.info("training %s (%s) for %s epochs on %d clips; validation: %s", cfg["model"]["name"], t["method"],
+             t["epochs"], n_train, f"{len(val_set)} clips" if val_set is not None else "none (best = last)")
+    for line in describe_normalization(model):
+        log.info(line)
 
 
 def _check_same_model(data: Mapping, cfg: Mapping, num_classes: int, path: Path) -> None:

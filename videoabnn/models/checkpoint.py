@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from videoabnn.models.registry import SPEC_ATTR, create_model
-from videoabnn.models.weights import read_checkpoint
+from videoabnn.models.weights import CheckpointError, read_checkpoint
 from videoabnn.utils import atomic_torch_save
 
 FORMAT = "videoabnn"
@@ -61,11 +61,11 @@ def load_checkpoint(path: str | os.PathLike, trusted: bool = False) -> dict[str,
     """Read a videoabnn checkpoint dict (raises if the file is another format)."""
     obj = read_checkpoint(path, trusted=trusted)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a videoabnn checkpoint (no format='videoabnn'); for third-party weights "
+        raise CheckpointError(f"{path}: not a videoabnn checkpoint (no format='videoabnn'); for third-party weights "
                          "use create_model(name, num_classes, pretrained=path) or load_pretrained")
     for key in ("arch", "kwargs", "num_classes", "state_dict"):
         if key not in obj:
-            raise ValueError(f"{path}: videoabnn checkpoint lacks the '{key}' entry")
+            raise CheckpointError(f"{path}: videoabnn checkpoint lacks the '{key}' entry")
     return obj
 
 
@@ -76,5 +76,5 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as err:
-        raise ValueError(f"{path}: weights do not fit the rebuilt '{ckpt['arch']}' model: {err}") from err
+        raise CheckpointError(f"{path}: weights do not fit the rebuilt '{ckpt['arch']}' model: {err}") from err
     return model.to(map_location).eval()

@@ -3,7 +3,7 @@
 Heads are made input-size agnostic (adaptive average pooling replaces the fixed pool kernel) and
 return logits (no softmax). ``norm`` selects the normalization layer class pytorchvideo uses.
 Weights: pytorchvideo ``model_state`` checkpoints from local files (``pretrained="kinetics400"``
-looks for the model-zoo file name in the torch hub cache).
+looks for the model-zoo file name in the torch hub cache; entries in ``models.pretrained``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ PV_MEAN = (0.45, 0.45, 0.45)
 PV_STD = (0.225, 0.225, 0.225)
 PV_PREFIXES = [("blocks.0.", "stem."), ("blocks.5.", "head.")] + [(f"blocks.{i}.", f"stages.{i - 1}.")
                                                                    for i in range(1, 5)]
-_PV_ZOO = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/"
 NORMS: dict[str, Callable[..., nn.Module]] = {"batchnorm": nn.BatchNorm3d}
 
 
@@ -70,8 +69,7 @@ def _register_x3d(name: str) -> None:
     frames, crop, filename = _X3D[name]
 
     @register_model(name, frames=frames, crop=crop, mean=PV_MEAN, std=PV_STD, family="pytorchvideo",
-                    description=f"pytorchvideo {name.upper()} ({frames}x{crop})",
-                    weights={"kinetics400": (filename, _PV_ZOO + filename)})
+                    description=f"pytorchvideo {name.upper()} ({frames}x{crop})")
     def build(num_classes: int, dropout: float = 0.5, norm: str | Callable = "batchnorm",
               depth_factor: float = 2.2, width_factor: float = 2.0) -> StagedBackbone:
         from pytorchvideo.models.x3d import create_x3d  # imported on use: pytorchvideo is slow to import
@@ -88,8 +86,7 @@ for _name in _X3D:
     _register_x3d(_name)
 
 
-@register_model("slow_r50", frames=8, crop=224, mean=PV_MEAN, std=PV_STD, family="pytorchvideo",
-                weights={"kinetics400": ("SLOW_8x8_R50.pyth", _PV_ZOO + "SLOW_8x8_R50.pyth")})
+@register_model("slow_r50", frames=8, crop=224, mean=PV_MEAN, std=PV_STD, family="pytorchvideo")
 def build_slow_r50(num_classes: int, dropout: float = 0.5, norm: str | Callable = "batchnorm") -> StagedBackbone:
     """pytorchvideo Slow R50 (8x8), ResNet-50 with 1x7x7 stem."""
     from pytorchvideo.models.resnet import create_resnet

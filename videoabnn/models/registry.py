@@ -7,18 +7,21 @@ records the arguments on the model so a checkpoint can rebuild it by name.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from torch import nn
 
+from videoabnn.models.weights import load_weights
+
 log = logging.getLogger(__name__)
 
-# Packages that register extra names (imported lazily on first lookup of an unknown name).
-PLUGIN_MODULES = ("videoabnn.abnn", "videoabnn.defenses")
+# Packages that register extra model names declare an entry point in this group (setup.cfg); they are
+# imported on the first lookup of an unknown name, so this layer never names them.
+PLUGIN_GROUP = "videoabnn.models"
 # Builder arguments that name weight files: never stored in a checkpoint's kwargs.
 PATH_KWARGS = frozenset({"pretrained", "substitute_checkpoint", "target_pretrained", "checkpoint"})
 SPEC_ATTR = "videoabnn_spec"
@@ -39,12 +42,19 @@ class ModelEntry:
     std: tuple[float, float, float]
     family: str = ""
     description: str = ""
-    weights: dict[str, tuple[str, str]] = field(default_factory=dict)  # tag -> (file name, url)
 
-    def defaults(self) -> dict[str, Any]:
-        """Input defaults of this variant (frames, crop size, mean, std)."""
-        return {"frames": self.frames, "crop": self.crop, "mean": list(self.mean), "std": list(self.std),
-                "family": self.family, "weights": sorted(self.weights)}
+    def defaults(self, weights: str | None = None) -> dict[str, Any]:
+        """Input defaults of this variant (frames, crop size, mean, std; those of ``weights`` when given)."""
+        from videoabnn.models.pretrained import get_weights, list_weights
+
+        out = {"frames": self.frames, "crop": self.crop, "mean": list(self.mean), "std": list(self.std),
+               "family": self.family, "weights": list_weights(self.name)}
+        if weights is not None:
+            entry = get_weights(self.name, weights)
+            out.update({"mean": list(entry.mean), "std": list(entry.std), "input_scale": entry.input_scale,
+                        "num_classes": entry.num_classes, "file": entry.file, "url": entry.url,
+                        "release": entry.release, "builder_kwargs": dict(entry.builder_kwargs)})
+        return out
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -53,8 +63,7 @@ _plugins_loaded = False
 
 def register_model(name: str, *, frames: int = 16, crop: int = 112,
                    mean: tuple[float, float, float] = KINETICS_MEAN,
-                   std: tuple[float, float, float] = KINETICS_STD, family: str = "", description: str = "",
-                   weights: dict[str, tuple[str, str]] | None = None) -> Callable:
+                   std: tuple[float, float, float] = KINETICS_STD, family: str = "", description: str = "") -> Callable:
     """Decorator registering ``builder(num_classes, **kwargs)`` under ``name``."""
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -63,26 +72,20 @@ def register_model(name: str, *, frames: int = 16, crop: int = 112,
             if (old.__module__, old.__qualname__) != (builder.__module__, builder.__qualname__):
                 raise ValueError(f"model name {name!r} is already registered by {old.__module__}")
         _REGISTRY[name] = ModelEntry(name, builder, frames, crop, tuple(mean), tuple(std), family,
-                                     description or (builder.__doc__ or "").strip().split("\n")[0],
-                                     dict(weights or {}))
+                                     description or (builder.__doc__ or "").strip().split("\n")[0])
         return builder
 
     return decorate
 
 
 def _load_plugins() -> None:
-    """Import the packages that register extra names (ABNN, defenses), once."""
+    """Import the packages that register extra names (declared as ``videoabnn.models`` entry points), once."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    for module in PLUGIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            log.debug("optional model plugin %s not present", module)
+    for point in metadata.entry_points(group=PLUGIN_GROUP):
+        point.load()
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -100,16 +103,19 @@ def list_models(family: str | None = None) -> list[str]:
     return sorted(n for n, e in _REGISTRY.items() if family is None or e.family == family)
 
 
-def model_defaults(name: str) -> dict[str, Any]:
-    """Frames, crop size, normalization mean/std (and weight tags) of a registered model."""
-    return get_entry(name).defaults()
+def model_defaults(name: str, weights: str | None = None) -> dict[str, Any]:
+    """Frames, crop size, normalization mean/std and weight tags of a registered model; with ``weights``
+    (a tag of :func:`videoabnn.models.list_weights`) the normalization and metadata of those weights."""
+    return get_entry(name).defaults(weights)
 
 
 def create_model(name: str, num_classes: int, pretrained: str | None = None, **kwargs: Any) -> nn.Module:
     """Build model ``name`` for ``num_classes`` classes; optionally load local weights.
 
-    ``pretrained`` is a weights file (any supported format) or a tag such as ``"kinetics400"``
-    resolved in the torch hub cache. ``mean``/``std`` override the normalization and
+    ``pretrained`` is a weights file (any supported format), a tag such as ``"kinetics400_2018"``
+    resolved in the torch hub cache, or ``"tag:path"``; the model then normalizes its input as those
+    weights were trained (an explicit ``mean``/``std`` wins, and either is recorded in the model's
+    spec, so a saved checkpoint restores it). ``mean``/``std`` override the normalization and
     ``post_stage(stage_index, channels) -> nn.Module | None`` inserts a module after the stem
     (index 0) and after each residual stage (1..4) of a backbone.
     """
@@ -140,7 +146,7 @@ def create_model(name: str, num_classes: int, pretrained: str | None = None, **k
         spec.update(refined)
     setattr(model, SPEC_ATTR, spec)
     if pretrained is not None:
-        from videoabnn.models.weights import load_pretrained, resolve_weights
-
-        load_pretrained(model, resolve_weights(entry, pretrained))
+        norm = load_weights(model, name, pretrained, kwargs.get("mean"), kwargs.get("std"))
+        if norm:  # recorded so that a saved checkpoint rebuilds the same normalization
+            spec["kwargs"].update(mean=norm["mean"], std=norm["std"])
     return model

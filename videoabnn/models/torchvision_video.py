@@ -12,9 +12,7 @@ from videoabnn.models.registry import KINETICS_MEAN, KINETICS_STD, register_mode
 from videoabnn.models.stages import ClassifierHead, StagedBackbone
 
 TV_PREFIXES = [("stem.", "stem."), ("fc.", "head.fc.")] + [(f"layer{i}.", f"stages.{i - 1}.") for i in range(1, 5)]
-_TV_BASE = "https://download.pytorch.org/models/"
-TV_WEIGHTS = {"r3d_18": "r3d_18-b3b3357e.pth", "mc3_18": "mc3_18-a90a0ba3.pth",
-              "r2plus1d_18": "r2plus1d_18-91a641e6.pth"}
+TV_ARCHS = ("r3d_18", "mc3_18", "r2plus1d_18")  # weight entries: videoabnn.models.pretrained
 
 
 def torchvision_backbone(arch: str, num_classes: int, dropout: float = 0.0) -> StagedBackbone:
@@ -29,13 +27,12 @@ def torchvision_backbone(arch: str, num_classes: int, dropout: float = 0.0) -> S
 
 def _register(arch: str) -> None:
     @register_model(arch, frames=16, crop=112, mean=KINETICS_MEAN, std=KINETICS_STD, family="torchvision",
-                    description=f"torchvision {arch} (Kinetics-400 weights from a local file)",
-                    weights={"kinetics400": (TV_WEIGHTS[arch], _TV_BASE + TV_WEIGHTS[arch])})
+                    description=f"torchvision {arch} (Kinetics-400 weights from a local file)")
     def build(num_classes: int, dropout: float = 0.0) -> StagedBackbone:
         return torchvision_backbone(arch, num_classes, dropout)
 
     build.__name__ = build.__qualname__ = f"build_{arch}"
 
 
-for _arch in TV_WEIGHTS:
+for _arch in TV_ARCHS:
     _register(_arch)

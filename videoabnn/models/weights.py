@@ -1,7 +1,9 @@
-"""Pretrained weights from local files: format detection, key mapping, head re-initialisation.
+"""Pretrained weights from local files: reading, format detection, key mapping, head re-initialisation,
+and the normalization the weights were trained with.
 
 Formats: torchvision video state dicts, pytorchvideo (``model_state``), 3D-ResNets-PyTorch
 (``state_dict``/``arch``, ``module.`` prefixes) and videoabnn checkpoints. Nothing is downloaded.
+``read_checkpoint`` is the one reader of checkpoint files in the project (errors: ``CheckpointError``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from videoabnn.models.registry import ModelEntry
+from videoabnn.models import pretrained as registry_of_weights
+from videoabnn.models.pretrained import Weights
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 20
+PICKLE_OR_ZIP = (b"PK\x03\x04", b"\x80")  # torch.save's zip container, or a legacy pickle
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or weights file is missing, unreadable or does not fit; the message names the file."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint or weights file does not exist."""
 
 
 @dataclass
@@ -32,20 +44,30 @@ class LoadReport:
     loaded: int
     head_reinitialised: bool = False
     kept_at_init: list[str] = field(default_factory=list)
+    source_classes: int | None = None  # classes of the checkpoint's own head
 
 
 def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> Any:
-    """``torch.load`` on CPU, tensors-only unless ``trusted``; errors name the file."""
+    """``torch.load`` on CPU, tensors-only unless ``trusted``; every failure is a CheckpointError naming the file."""
     path = Path(path)
+    if not path.exists():
+        raise CheckpointNotFoundError(f"checkpoint not found: {path}")
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+        raise CheckpointError(f"checkpoint {path} is not a file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
+    if not head.startswith(PICKLE_OR_ZIP):
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (unreadable as one: it starts with bytes {head!r}, "
+                              "not a torch.save file)")
     try:
         return torch.load(path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as err:
-        raise ValueError(f"{path}: holds objects other than tensors and plain containers; if you trust the "
-                         f"file, load it with trusted=True ({err})") from err
-    except (RuntimeError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable torch checkpoint: {err}") from err
+        raise CheckpointError(f"{path}: holds objects other than tensors and plain containers; if you trust the "
+                              f"file, load it with trusted=True ({err})") from err
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f"checkpoint {path} is unreadable (truncated or corrupt torch file: {err})") from err
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -65,7 +87,7 @@ def unwrap_checkpoint(obj: Any, path: str = "<checkpoint>") -> tuple[str, dict[s
     if _is_state_dict(obj):
         return "state_dict", obj, {}
     keys = sorted(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
-    raise ValueError(f"{path}: unrecognised checkpoint format (top-level: {keys}); expected a state dict, "
+    raise CheckpointError(f"{path}: unrecognised checkpoint format (top-level: {keys}); expected a state dict, "
                      "'model_state' (pytorchvideo), 'state_dict' (3D-ResNets-PyTorch) or a videoabnn checkpoint")
 
 
@@ -130,6 +152,7 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, fm
     own = model.state_dict()
     head = classifier_path(model)
     head_keys = {f"{head}.weight", f"{head}.bias"} if head else set()
+    source_classes = int(state[f"{head}.weight"].shape[0]) if head and f"{head}.weight" in state else None
     reinit = False
     mismatched = []
     for key in list(state):
@@ -159,7 +182,7 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, fm
         warnings.warn(message, stacklevel=3)
         log.warning(message)
     kept = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    return LoadReport(source, fmt, len(state), reinit, kept)
+    return LoadReport(source, fmt, len(state), reinit, kept, source_classes)
 
 
 def load_pretrained(model: nn.Module, path: str | os.PathLike, trusted: bool = False) -> LoadReport:
@@ -176,19 +199,116 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def resolve_weights(entry: ModelEntry, pretrained: str | os.PathLike) -> Path:
-    """Turn a weights tag (``"kinetics400"``) or a path into an existing local file, or explain what to do."""
-    tag = str(pretrained)
-    if tag in entry.weights:
-        filename, url = entry.weights[tag]
-        path = hub_checkpoint_dir() / filename
+def resolve_weights(model: str, pretrained: str | os.PathLike) -> tuple[Path, Weights | None]:
+    """A weights tag, ``tag:path`` or a path -> (existing local file, its registry entry if known).
+
+    A tag is looked up in the torch hub cache (``<hub>/checkpoints/<file>``); a missing file says where
+    to put it and where it comes from. Nothing is downloaded.
+    """
+    value = str(pretrained)
+    tag, _, path_part = value.partition(":") if ":" in value and not Path(value).exists() else ("", "", value)
+    if tag:
+        entry = registry_of_weights.get_weights(model, tag)
+        path = Path(path_part).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(
-                f"{entry.name} pretrained={tag!r}: weight file missing. Put {filename} at {path} "
-                f"(download {url} on a machine with internet), or pass pretrained=<path to the file>.")
-        return path
-    path = Path(pretrained).expanduser()
+            raise CheckpointNotFoundError(_missing(entry, path))
+        return path, entry
+    if value in registry_of_weights.list_weights(model):
+        entry = registry_of_weights.get_weights(model, value)
+        path = hub_checkpoint_dir() / entry.file
+        if not path.is_file():
+            raise CheckpointNotFoundError(_missing(entry, path))
+        return path, entry
+    path = Path(value).expanduser()
+    entry = registry_of_weights.weights_for_file(model, path)
     if not path.is_file():
-        tags = f"; known weight tags for {entry.name}: {sorted(entry.weights)}" if entry.weights else ""
-        raise FileNotFoundError(f"{entry.name}: pretrained weights file not found: {path}{tags}")
-    return path
+        if entry is not None:
+            raise CheckpointNotFoundError(_missing(entry, path))
+        tags = registry_of_weights.list_weights(model)
+        known = f"; known weight tags for {model}: {tags}" if tags else ""
+        looks_like_tag = not path.suffix and "/" not in value
+        what = f"no weights tagged {value!r} and no file" if looks_like_tag else "pretrained weights file not found:"
+        raise CheckpointNotFoundError(f"{model}: {what} {path}{known}")
+    return path, entry
+
+
+def _missing(entry: Weights, path: Path) -> str:
+    return (f"{entry.model} weights {entry.tag!r} ({entry.release}): file missing. Put {entry.file} at {path} "
+            f"(download it from {entry.url} on a machine with internet), or pass pretrained=<path to the file>.")
+
+
+def verify_checksum(entry: Weights | None, path: Path) -> None:
+    """A release file whose name states a hash prefix (torchvision) must have that sha256 prefix."""
+    prefix = registry_of_weights.expected_hash_prefix(entry, path) if entry is not None else None
+    if prefix is None:
+        return
+    from videoabnn.utils.provenance import file_digest
+
+    found = file_digest(path)[: len(prefix)]
+    if found != prefix:
+        raise CheckpointError(f"{path}: sha256 starts with {found}, but the file name of the {entry.release} release "
+                              f"says {prefix}; the file is corrupt or not the released one")
+
+
+def weights_normalization(model_name: str, path: Path, entry: Weights | None, report: LoadReport,
+                          model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...], str] | None:
+    """(mean, std, where from) the loaded weights were trained with; None keeps the model's (with a warning)."""
+    if entry is None and report.format == "videoabnn":
+        norm = getattr(model, "normalize", None)
+        if norm is None:
+            return None
+        return tuple(norm.mean.flatten().tolist()), tuple(norm.std.flatten().tolist()), "the checkpoint's own"
+    if entry is None:
+        entry = registry_of_weights.entry_for_release(model_name, report.format, report.source_classes)
+        if entry is not None:
+            return entry.mean, entry.std, f"detected as {entry.tag} ({entry.release}: {report.format} layout, " \
+                                          f"{report.source_classes} classes)"
+        norm = getattr(model, "normalize", None)
+        assumed = "" if norm is None else f" mean {norm.mean.flatten().tolist()}, std {norm.std.flatten().tolist()}"
+        message = (f"{path}: cannot tell which release these {model_name} weights are ({report.format} layout, "
+                   f"{report.source_classes} classes); assuming the model's default normalization{assumed}. If that "
+                   f"is wrong, name the weights (tag:path, tags: {registry_of_weights.list_weights(model_name)}) "
+                   "or pass mean=/std=")
+        warnings.warn(message, stacklevel=4)
+        log.warning(message)
+        return None
+    return entry.mean, entry.std, f"{entry.tag} ({entry.release}, {entry.normalization_text()})"
+
+
+def set_normalization(model: nn.Module, mean, std) -> None:
+    """Set the mean/std buffers of a registry classifier's Normalize (in place)."""
+    norm = model.normalize
+    norm.mean.copy_(torch.as_tensor(list(mean), dtype=norm.mean.dtype).view_as(norm.mean))
+    norm.std.copy_(torch.as_tensor(list(std), dtype=norm.std.dtype).view_as(norm.std))
+
+
+def load_weights(model: nn.Module, model_name: str, pretrained: str | os.PathLike, mean=None, std=None) -> dict:
+    """Load ``pretrained`` (tag, tag:path or path) into ``model`` and give it the weights' normalization
+    (an explicit ``mean``/``std`` wins); returns ``{"mean", "std", "source"}`` to record in the model spec."""
+    path, entry = resolve_weights(model_name, pretrained)
+    verify_checksum(entry, path)
+    report = load_pretrained(model, path)
+    chosen = weights_normalization(model_name, path, entry, report, model)
+    if mean is not None or std is not None:
+        norm = model.normalize
+        mean = tuple(mean) if mean is not None else tuple(norm.mean.flatten().tolist())
+        std = tuple(std) if std is not None else tuple(norm.std.flatten().tolist())
+        chosen = (mean, std, "given explicitly (mean=/std=)")
+    if chosen is None or not hasattr(model, "normalize"):
+        return {}
+    set_normalization(model, chosen[0], chosen[1])
+    log.info("%s: weights %s, normalization %s", model_name, path, chosen[2])
+    return {"mean": [float(v) for v in chosen[0]], "std": [float(v) for v in chosen[1]], "source": chosen[2]}
+
+
+def describe_normalization(model: nn.Module) -> list[str]:
+    """One line per Normalize inside ``model`` naming its place and values (``substitute``, ``target``, ...)."""
+    lines = []
+    for name, module in model.named_modules():
+        if type(module).__name__ == "Normalize":
+            where = name.rsplit(".normalize", 1)[0] if name.endswith(".normalize") else "model"
+            where = where if name != "normalize" else "model"
+            mean = [round(v, 5) for v in module.mean.flatten().tolist()]
+            std = [round(v, 5) for v in module.std.flatten().tolist()]
+            lines.append(f"{where}: input normalization mean {mean}, std {std} (on [0, 1] pixels)")
+    return lines
