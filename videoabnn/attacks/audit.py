@@ -71,23 +71,6 @@ class AuditReport:
             "settings": self.settings,
         }
 
-    def to_markdown(self) -> str:
-        status = {True: "pass", False: "**FAIL**", None: "skipped"}
-        lines = [
-            f"### Gradient-masking audit: {'passed' if self.passed else 'FAILED'}",
-            "",
-            f"Worst-case robust accuracy at eps {self.settings.get('eps', float('nan')) * 255:.1f}/255: "
-            f"{self.robust_accuracy if self.robust_accuracy is None else f'{self.robust_accuracy:.4f}'}",
-            "",
-            "| check | result | value | threshold | reason |",
-            "|---|---|---|---|---|",
-        ]
-        for c in self.checks:
-            val = "" if c.value is None else f"{c.value:.4f}"
-            thr = "" if c.threshold is None else f"{c.threshold:.4f}"
-            lines.append(f"| {c.name} | {status[c.passed]} | {val} | {thr} | {c.reason} |")
-        return "\n".join(lines) + "\n"
-
 
 def _grad_stats(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, bool]:
     """Per clip: CE input gradient exactly zero; margin gradient exactly zero; all finite."""

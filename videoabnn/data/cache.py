@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from videoabnn.utils.io import atomic_write
+
 
 class FrameCache:
     """A directory of decoded, resized videos (uint8 ``.npy``), one file per (video, resolution)."""
@@ -69,14 +71,11 @@ class FrameCache:
 
     @staticmethod
     def _store(entry: Path, frames: np.ndarray) -> None:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-        try:
+        def write(tmp: str) -> None:
             with open(tmp, "wb") as f:
                 np.save(f, frames)
-            os.replace(tmp, entry)
-        finally:
-            tmp.unlink(missing_ok=True)
+
+        atomic_write(entry, write)
 
     def size_bytes(self) -> int:
         """Total size of the cache entries on disk."""

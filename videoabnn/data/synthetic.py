@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from videoabnn.utils.io import atomic_write_json, atomic_write_text
+from videoabnn.utils.io import atomic_write, atomic_write_json, atomic_write_text
 
 GENERATOR_VERSION = 3
 MARKER = ".videoabnn_synthetic.json"
@@ -294,13 +294,12 @@ def encode_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 25, bit
     import av
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     t, h, w, _ = frames.shape
     if h % 2 or w % 2:
         raise ValueError(f"{path}: frame size {w}x{h} must be even for yuv420p encoding")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with av.open(str(tmp), mode="w", format="avi") as container:
+
+    def write(tmp: str) -> None:
+        with av.open(tmp, mode="w", format="avi") as container:
             stream = container.add_stream("mpeg4", rate=fps)
             stream.codec_context.bit_rate = bit_rate
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
@@ -313,11 +312,8 @@ def encode_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 25, bit
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+
+    return atomic_write(path, write)
 
 
 # ---- layouts ---------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-# naive: white-box without BPDA/EOT (added beside "white" for models behind input transforms)
-THREAT_MODELS = ("white", "naive", "gray", "transfer")
+THREAT_MODELS = ("white", "gray", "transfer")
 
 
 class EvaluationError(ValueError):

@@ -41,15 +41,7 @@ def uses_abnn(cfg: Mapping) -> bool:
 
 
 def model_spec(cfg: Mapping, num_classes: int) -> tuple[str, dict[str, Any]]:
-    """``(arch, builder kwargs)`` of the run's model, as ``create_model`` takes them (with
-    ``input_transform`` when ``model.input_transform`` puts an input-transformation defense in front)."""
-    arch, kwargs = _architecture(cfg)
-    if cfg["model"].get("input_transform"):
-        kwargs["input_transform"] = cfg["model"]["input_transform"]
-    return arch, kwargs
-
-
-def _architecture(cfg: Mapping) -> tuple[str, dict[str, Any]]:
+    """``(arch, builder kwargs)`` of the run's model, as ``create_model`` takes them."""
     m = cfg["model"]
     kwargs = dict(m.get("kwargs") or {})
     method = cfg["train"]["method"]

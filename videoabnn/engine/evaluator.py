@@ -155,8 +155,7 @@ class _Evaluation:
     def base_key(self) -> dict:
         """Key components shared by every item of this evaluation."""
         return {"checkpoint": self.digest, "clips": self.clip_digest, "data": self.data_key(),
-                "test_time_bn": bool(self.cfg["eval"].get("test_time_bn")),
-                "input_transform": self.cfg["eval"].get("input_transform"), "versions": code_versions()}
+                "test_time_bn": bool(self.cfg["eval"].get("test_time_bn")), "versions": code_versions()}
 
     def attack_key(self, spec: Mapping, threat: str, seed: int) -> dict:
         key = {**self.base_key(), "threat": threat, "attack": dict(spec), "seed": seed}
@@ -252,46 +251,9 @@ def _check_out_dir(out_dir: Path, digest: str, settings_digest: str) -> None:
                               "(or leave it unset: results then go to <work_dir>/eval/<checkpoint>-<digest>/...)")
 
 
-def adaptive_specs(model: nn.Module, specs: list[dict], threats: list[str]) -> tuple[list[dict], list[str]]:
-    """White-box attacks made adaptive (BPDA for non-differentiable, EOT for random input transforms) and
-    a ``naive`` threat model added beside them, so the naive numbers stay visible as their own rows."""
-    options = _adaptive_options(model)
-    if not options or "white" not in threats:
-        return specs, threats
-    i = threats.index("white")
-    threats = threats if "naive" in threats else [*threats[: i + 1], "naive", *threats[i + 1:]]
-    return [_with_options(spec, options) for spec in specs], threats
-
-
-def _adaptive_options(model: nn.Module) -> dict:
-    try:
-        from videoabnn.defenses.input_transforms import adaptive_options
-    except ImportError:
-        return {}
-    return dict(adaptive_options(model) or {})
-
-
-def _with_options(spec: dict, options: Mapping) -> dict:
-    """``spec`` with ``adaptive`` options its attack accepts and does not set itself."""
-    from videoabnn.attacks.registry import accepted_params, attack_class
-
-    accepted = accepted_params(attack_class(spec["name"]))
-    extra = {k: v for k, v in options.items() if k in accepted and k not in spec}
-    return {**spec, "adaptive": extra} if extra else spec
-
-
-def attack_spec_for(spec: Mapping, threat: str) -> dict:
-    """The builder spec an attack runs with under ``threat``: adaptive options for white-box only."""
-    out = {k: v for k, v in spec.items() if k != "adaptive"}
-    if threat == "white":
-        out.update(spec.get("adaptive") or {})
-    return out
-
-
 def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str], test_set: Dataset,
          train_set: Dataset | None, meta: dict, settings: dict, results_dir: Path) -> dict:
     model = _defended_model(ev.cfg, ev.checkpoint, ev.device)
-    specs, threats = adaptive_specs(model, specs, threats)
     attackers = _attackers(ev.cfg, model, threats, ev.device)
     loader, batch_ids = eval_loader(test_set, ev.cfg, ev.info, indices=ev.ids)
     write = _writer(ev, specs, threats, test_set, meta, settings, results_dir)
@@ -305,11 +267,10 @@ def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str
     write(complete=False)
     for th in threats:
         for index, spec in enumerate(specs):
-            name, key = result_key(spec, th), ev.attack_key(attack_spec_for(spec, th), th, attack_seed(ev.cfg, index))
+            name, key = result_key(spec, th), ev.attack_key(spec, th, attack_seed(ev.cfg, index))
             record = store.get(name, key)
             if record is None:
-                record = _run_attack(ev, store, model, attackers[th], attack_spec_for(spec, th), th, index, loader,
-                                     batch_ids, train_set)
+                record = _run_attack(ev, store, model, attackers[th], spec, th, index, loader, batch_ids, train_set)
                 if ev.info.is_main:
                     store.put(name, key, record)
                 barrier()
@@ -351,8 +312,7 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
             correct = M.clip_correct(rec["logits"], clean["labels"])
             by_threat[th][spec["id"]] = correct
             rows[result_key(spec, th)] = {
-                "name": spec["name"], "threat": th, "params": attack_params(attack_spec_for(spec, th)),
-                "adaptive": dict(spec.get("adaptive") or {}) if th == "white" else {},
+                "name": spec["name"], "threat": th, "params": attack_params(spec),
                 "clip_acc": correct.float().mean().item(),
                 "video_acc": M.video_accuracy(rec["logits"], clean["labels"], clean["videos"]),
                 "success_rate": _nan_none(M.success_rate(clean_correct, correct)),
@@ -409,10 +369,6 @@ def _defended_model(cfg: Mapping, checkpoint: Path, device: torch.device) -> nn.
         from videoabnn.abnn import TestTimeBN
 
         model = TestTimeBN(model).to(device).eval()
-    if cfg["eval"].get("input_transform"):
-        from videoabnn.defenses.input_transforms import InputTransformed, build_input_transform
-
-        model = InputTransformed(model, build_input_transform(cfg["eval"]["input_transform"])).to(device).eval()
     return model
 
 
@@ -420,7 +376,7 @@ def _attackers(cfg: Mapping, model: nn.Module, threats: list[str], device: torch
     """The model each threat model's attacks differentiate through."""
     out: dict[str, nn.Module] = {}
     for th in threats:
-        if th in ("white", "naive"):
+        if th == "white":
             out[th] = model
         elif th == "gray":
             if not hasattr(model, "gray_box"):

@@ -6,6 +6,7 @@ from videoabnn.report.plots import plot_accuracy_bars, plot_curves, plot_positio
 from videoabnn.report.reading import claims, reading
 from videoabnn.report.study_report import build_document, build_report, find_results, find_sweeps
 from videoabnn.report.tables import (
+    audit_markdown,
     audit_table,
     load_results,
     markdown_table,
@@ -16,6 +17,7 @@ from videoabnn.report.tables import (
 __all__ = [
     "Document",
     "amplify_perturbation",
+    "audit_markdown",
     "audit_table",
     "build_document",
     "build_report",

@@ -350,3 +350,17 @@ def results_markdown(results: Mapping) -> str:
 
 def _num(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def audit_markdown(audit: Mapping) -> str:
+    """One gradient-masking audit (``AuditReport.to_dict()`` / schema ``AuditResult``) as Markdown."""
+    status = {True: "pass", False: "**FAIL**", None: "skipped"}
+    eps = (audit.get("settings") or {}).get("eps")
+    robust = audit.get("robust_accuracy")
+    lines = [f"### Gradient-masking audit: {'passed' if audit['passed'] else 'FAILED'}", "",
+             f"Worst-case robust accuracy at eps {'?' if eps is None else f'{eps * 255:.1f}'}/255: "
+             f"{'-' if robust is None else f'{robust:.4f}'}", ""]
+    rows = [[c["name"], status[c["passed"]], _num(c.get("value"), 4), _num(c.get("threshold"), 4), c["reason"]]
+            for c in audit["checks"]]
+    return "\n".join(lines) + markdown_table(["check", "result", "value", "threshold", "reason"], rows,
+                                             ["l", "l", "r", "r", "l"]) + "\n"
