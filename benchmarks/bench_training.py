@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Training cost per method: seconds per epoch of the tiny model on in-memory clips, and the ratio to ABNN.
+"""Training cost per method: seconds per epoch of the tiny model on in-memory clips and the training FLOPs
+(passes x FLOPs per pass, as the trainer counts them), each with its ratio to ABNN.
 
 ABNN's claim is that it trains far faster than adversarial training (no attack in the loop); this
 measures it with the real trainer: same data, model, batch size and optimizer for every method,
@@ -75,14 +76,15 @@ def main() -> None:
             summary = measure(method, data, args, Path(tmp))
             seconds = summary["epoch_seconds"]
             steady = seconds[1:] if len(seconds) > 1 else seconds  # the first epoch includes warm-up
-            rows[method] = sum(steady) / len(steady)
+            rows[method] = (sum(steady) / len(steady), summary["train_cost"]["flops"] / len(seconds))
     base = rows.get("abnn")
     print(f"tiny_r3d width {args.width}, {args.clips} clips of {args.frames}x{args.size}x{args.size}, batch "
           f"{args.batch}, device {args.device}, {args.threads} threads; adversarial methods: PGD-Linf 4/255 x 5")
-    print(f"{'method':<16}{'s/epoch':>10}{'x abnn':>10}")
-    for method, sec in rows.items():
-        ratio = f"{sec / base:.2f}" if base else "-"
-        print(f"{method:<16}{sec:>10.3f}{ratio:>10}")
+    print(f"{'method':<16}{'s/epoch':>10}{'x abnn':>10}{'GFLOPs/epoch':>14}{'x abnn':>10}")
+    for method, (sec, flops) in rows.items():
+        ratio = f"{sec / base[0]:.2f}" if base else "-"
+        work = f"{flops / base[1]:.2f}" if base else "-"
+        print(f"{method:<16}{sec:>10.3f}{ratio:>10}{flops / 1e9:>14.1f}{work:>10}")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ class VideoDataset(Dataset):
         self.flip = flip
         self.seed = seed
         self.epoch = 0
+        self._last_video: tuple | None = None  # (video index, clip indices, frame position, frames) at test time
         if _checked is not None:  # a subset of a dataset that already checked its videos
             self.videos, self.skipped = list(_checked), []
             return
@@ -184,6 +185,23 @@ class VideoDataset(Dataset):
         with open_video(path, self.backend) as reader:
             return resize_short_side(reader.get_frames(sample(len(reader))), self.short_side)
 
+    def _test_frames(self, video: int, path: Path, clip: int) -> np.ndarray:
+        """Resized frames of test clip ``clip``: every clip and crop of a video comes from ONE decode of the
+        frames all its clips need (kept until the next video), so an ordered evaluation decodes each video once."""
+        if self.cache is not None:
+            return self._frames(path, lambda n: uniform_clip_indices(
+                n, self.frames, self.stride, self.num_clips, clip, self.short_video, str(path)))
+        if self._last_video is None or self._last_video[0] != video:
+            with open_video(path, self.backend) as reader:
+                n = len(reader)
+                clips = [uniform_clip_indices(n, self.frames, self.stride, self.num_clips, c, self.short_video,
+                                              str(path)) for c in range(self.num_clips)]
+                needed = np.unique(np.concatenate(clips))
+                frames = resize_short_side(reader.get_frames(needed), self.short_side)
+            self._last_video = (video, clips, {int(i): k for k, i in enumerate(needed)}, frames)
+        _, clips, position, frames = self._last_video
+        return frames[[position[int(i)] for i in clips[clip]]]
+
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
@@ -198,8 +216,7 @@ class VideoDataset(Dataset):
             if self.crop:
                 frames = random_crop_flip(frames, self.crop, rng, self.flip)
         else:
-            frames = self._frames(path, lambda n: uniform_clip_indices(
-                n, self.frames, self.stride, self.num_clips, clip, self.short_video, name))
+            frames = self._test_frames(video, path, clip)
             if self.crop:
                 frames = spatial_crop(frames, self.crop, crop_pos, self.num_crops)
         return {"clip": to_clip_tensor(frames), "label": label, "video": video}
