@@ -101,8 +101,8 @@ class AttackRow:
     mean_l2: float | None = None
     seconds: float | None = None
     seed: int | None = None
-    adaptive: dict[str, Any] = field(default_factory=dict)
-    parts: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # an ensemble's full settings (version, parts)
+    parts: dict[str, float] = field(default_factory=dict)  # an ensemble's robust accuracy after each part
     artifact: str | None = None  # a fitted universal patch file, for example
 
     @classmethod
@@ -113,7 +113,7 @@ class AttackRow:
                    success_rate=_fraction(data, "success_rate", source, False),
                    mean_linf=_opt_float(data, "mean_linf"), mean_l2=_opt_float(data, "mean_l2"),
                    seconds=_opt_float(data, "seconds"), seed=None if data.get("seed") is None else int(data["seed"]),
-                   adaptive=dict(data.get("adaptive") or {}),
+                   details=dict(data.get("details") or {}),
                    parts={str(k): float(v) for k, v in (data.get("parts") or {}).items()},
                    artifact=data.get("artifact"))
 

@@ -30,6 +30,17 @@ def _type_checking(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(test)
 
 
+def targets(node: ast.AST, package: str) -> list[str]:
+    """Module names an import statement may load (``from a import b``: ``a`` and ``a.b``)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    base = node.module or ""
+    if node.level:
+        parts = package.split(".")
+        base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+    return [base, *(f"{base}.{a.name}" for a in node.names)]
+
+
 def top_level_imports(path: Path, name: str) -> list[str]:
     """Modules imported when ``path`` is imported (module level only; TYPE_CHECKING blocks skipped)."""
     tree = ast.parse(path.read_text())
@@ -40,14 +51,8 @@ def top_level_imports(path: Path, name: str) -> list[str]:
         for node in body:
             if _type_checking(node):
                 continue
-            if isinstance(node, ast.Import):
-                out.extend(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-                out.extend(f"{base}.{a.name}" for a in node.names)
-                out.append(base)
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                out.extend(targets(node, package))
             elif isinstance(node, (ast.If, ast.Try)):
                 visit(node.body)
                 visit(getattr(node, "orelse", []))
@@ -153,19 +158,8 @@ def all_imports(path: Path, name: str) -> list[str]:
     tree = ast.parse(path.read_text())
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     skipped = {id(n) for node in ast.walk(tree) if _type_checking(node) for n in ast.walk(node)}
-    out = []
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
-        if isinstance(node, ast.Import):
-            out.extend(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-            out.extend(f"{base}.{a.name}" for a in node.names)
-            out.append(base)
-    return out
+    return [t for node in ast.walk(tree) if id(node) not in skipped and isinstance(node, (ast.Import, ast.ImportFrom))
+            for t in targets(node, package)]
 
 
 def test_no_cycles_even_through_deferred_imports():

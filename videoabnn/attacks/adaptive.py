@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from videoabnn.attacks.base import Attack, clip_generators, per_clip_rand
-from videoabnn.attacks.gradient import check_budget
+from videoabnn.attacks.base import per_clip_rand
+from videoabnn.attacks.gradient import NormBallAttack
 from videoabnn.attacks.losses import attack_loss
 from videoabnn.attacks.registry import register_attack
 
@@ -39,17 +39,15 @@ def statistics_shift(stats: list, clean: list) -> Tensor:
 
 
 @register_attack("abnn_adaptive")
-class ABNNAdaptive(Attack):
+class ABNNAdaptive(NormBallAttack):
     """PGD-Linf on white-box + gray-box margins plus a statistics-shift term (ABNN); margin PGD otherwise."""
 
     name = "abnn_adaptive"
-    threat = "linf"
+    fixed_params = ("norm",)
 
     def __init__(self, model: nn.Module, *, eps: float = 4 / 255, alpha: float | None = None, steps: int = 20,
                  restarts: int = 2, stats_weight: float = 1.0, loss: str = "margin", **kwargs) -> None:
-        super().__init__(model, loss=loss, **kwargs)
-        check_budget(eps, steps, restarts)
-        self.eps, self.steps, self.restarts = float(eps), int(steps), int(restarts)
+        super().__init__(model, eps=eps, steps=steps, norm="linf", restarts=restarts, loss=loss, **kwargs)
         self.alpha = float(alpha) if alpha is not None else 2.5 * self.eps / self.steps
         self.stats_weight = float(stats_weight)
 
@@ -63,17 +61,6 @@ class ABNNAdaptive(Attack):
         gray = self.model.forward_with_statistics(x_adv, frozen)
         value = attack_loss(self.loss, white, y, self.targeted) + attack_loss(self.loss, gray, y, self.targeted)
         return value + self.stats_weight * statistics_shift(stats, clean)
-
-    def perturb(self, x: Tensor, y: Tensor, seed: int) -> Tensor:
-        if self.eps == 0:
-            return x.clone()
-        gens = clip_generators(x, seed)
-        mask = self.make_mask(x, y, gens)
-
-        def run(xs: Tensor, ys: Tensor, idx: Tensor) -> Tensor:
-            return self._run(xs, ys, mask[idx], [gens[i] for i in idx.tolist()])
-
-        return self.with_restarts(x, y, self.restarts, run)
 
     def _run(self, x: Tensor, y: Tensor, mask: Tensor, gens: list[torch.Generator]) -> Tensor:
         clean = None

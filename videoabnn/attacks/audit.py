@@ -15,6 +15,7 @@ from videoabnn.attacks.blackbox import Square, Transfer
 from videoabnn.attacks.gradient import PGD
 from videoabnn.attacks.losses import attack_loss
 from videoabnn.attacks.universal import _batch_xy
+from videoabnn.results import AuditCheckResult as AuditCheck  # one checklist item (the results schema's)
 
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
@@ -33,17 +34,6 @@ def worst_case_correct(model: nn.Module, x: Tensor, y: Tensor, attacks: Iterable
             break
         correct[idx] = _predict(model, attack(x[idx], y[idx])) == y[idx]
     return correct
-
-
-@dataclass
-class AuditCheck:
-    """One checklist item: ``passed`` is None when the check was skipped."""
-
-    name: str
-    passed: bool | None
-    reason: str
-    value: float | None = None
-    threshold: float | None = None
 
 
 @dataclass

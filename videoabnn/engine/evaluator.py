@@ -318,7 +318,8 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
                 "success_rate": _nan_none(M.success_rate(clean_correct, correct)),
                 "mean_linf": rec["linf"].mean().item(), "mean_l2": rec["l2"].mean().item(),
                 "seconds": rec["seconds"], "seed": attack_seed(ev.cfg, index),
-                "parts": dict(rec.get("parts") or {}), "artifact": rec.get("artifact")}
+                "parts": dict(rec.get("parts") or {}), "details": dict(rec.get("details") or {}),
+                "artifact": rec.get("artifact")}
     clean_summary = M.summarize_predictions(clean["logits"], clean["labels"], clean["videos"], classes)
     headline = "white" if "white" in threats else (threats[0] if threats else "white")
     head = [v for v in rows.values() if v["threat"] == headline]
@@ -409,20 +410,35 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
     artifact = None
     if hasattr(attack, "fit"):
         artifact = str(_fit_universal(ev, store, attack, spec, threat, seed, train_set))
-    parts = []
+    parts, stages = [], {}
     desc = result_key(spec, threat)
     for b, batch in zip(batch_ids, progress(loader, desc, enabled=ev.info.is_main, total=len(batch_ids))):
         x, y = batch["clip"].to(ev.device), batch["label"].to(ev.device)
         x_adv = attack(x, y)
+        for stage, acc in (getattr(attack, "last_report", None) or {}).items():  # an ensemble's parts
+            stages[stage] = stages.get(stage, 0.0) + acc * len(y)
         with torch.no_grad():
             logits = model(x_adv).float().cpu()
         linf, l2 = M.perturbation_norms(x, x_adv)
         parts.append((b, logits, linf, l2))
     logits, linf, l2 = _merge(parts)
+    counted = {k: sum(v) for k, v in _gather_sums(stages).items()}
+    total = len(logits)
     seconds = max(all_gather_objects(time.perf_counter() - start))
     log.info("%s: clip accuracy %.4f (%.1f s)", desc, M.clip_correct(logits, ev.clean["labels"]).float().mean(),
              seconds)
-    return {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds, "artifact": artifact}
+    return {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds, "artifact": artifact,
+            "parts": {k: v / total for k, v in counted.items()},
+            "details": attack.settings() if hasattr(attack, "settings") else {}}
+
+
+def _gather_sums(values: dict[str, float]) -> dict[str, list[float]]:
+    """Every rank's per-key sums (single process: its own)."""
+    out: dict[str, list[float]] = {}
+    for rank_values in all_gather_objects(values):
+        for key, value in rank_values.items():
+            out.setdefault(key, []).append(value)
+    return out
 
 
 def _fit_universal(ev: _Evaluation, store: ItemStore, attack: Any, spec: dict, threat: str, seed: int,

@@ -163,6 +163,7 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
     doc.para("Numbers are clip accuracy in %, on the study's test split. Attacks run with the model in eval "
              "mode; white-box attacks differentiate through everything the defense computes (for ABNN: the "
              "substitute and the target).")
+    doc.para(_protocol(meta))
 
     doc.heading("Reading")
     doc.bullets(reading(results, tolerance, clean_target, sweeps, meta.get("pretraining")))
@@ -232,6 +233,20 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
         doc.bullets(env)
     doc.para(f"Rebuild this report from the result files alone: `python -m videoabnn.report {study_dir}`.")
     return doc, results
+
+
+def _protocol(meta: Mapping) -> str:
+    """How the models were made comparable: initialisation, schedule, model selection, seeds."""
+    seeds = meta.get("seeds") or [meta.get("seed", 0)]
+    init = meta.get("init", "pretrained")
+    start = ("every model starts from the same weights, the substitute's pretraining run on the distinct "
+             "pretraining set (its cost is counted for none of them)" if init == "pretrained"
+             else "every model starts from the same random initialisation (the run seed)")
+    spread = (f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): numbers are mean ± standard deviation over "
+              "seeds, each seed's worst case taken per clip" if len(seeds) > 1 else f"one seed ({seeds[0]})")
+    return (f"Protocol: {start}; all share one training schedule (settings below); each model's checkpoint is "
+            f"the best on a validation split carved out of the training groups (the test split is used only "
+            f"here); {spread}.")
 
 
 def _machine(results: Sequence[Mapping], meta: Mapping) -> str:
