@@ -14,7 +14,7 @@ from pathlib import Path
 
 from videoabnn.report.reading import HOLDS, claims
 from videoabnn.report.study_report import build_document, find_results
-from videoabnn.report.tables import markdown_table, results_table
+from videoabnn.report.tables import acc_cell, markdown_table, results_table, worst_case
 from videoabnn.utils.io import atomic_write_text
 
 MARKER = "STUDY-RESULTS"
@@ -51,8 +51,21 @@ def readme_section(study_dir: Path, image_rel: str, meta: Mapping) -> str:
         lines += ["The ABNN paper's claims, checked on equal threat models (a difference inside the spread over "
                   "seeds is not distinguishable):", "",
                   markdown_table(["claim", "measured", "holds"], rows, ["l", "l", "l"]), ""]
+    lines += gray_box_lines(results)
     lines += [f"![Accuracy vs eps (PGD-Linf, white-box)]({image_rel})", ""]
     return "\n".join(lines)
+
+
+def gray_box_lines(results: list[dict]) -> list[str]:
+    """ABNN under the gray-box threat model, stated apart from the claims (it is not an equal threat model)."""
+    abnn = next((r for r in results if (r.get("run") or {}).get("method") == "abnn"), None)
+    gray = worst_case(abnn, "gray") if abnn is not None else None
+    if gray is None:
+        return []
+    white = worst_case(abnn, "white")
+    return [f"Separately, ABNN against an attacker who skips the substitute (gray-box, the same attacks' worst "
+            f"case): {acc_cell(abnn, 'summary.worst_case.gray', gray)}%, against "
+            f"{acc_cell(abnn, 'summary.worst_case.white', white)}% white-box.", ""]
 
 
 def update_readme(study_dir: str | os.PathLike, readme: str | os.PathLike, image_dir: str | os.PathLike,
