@@ -2,8 +2,10 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--attacks ...] [key=value ...]``.
 
 Clean accuracy plus every attack (``eval.attacks``: a preset such as standard/strong/quick or
-attack names) under each threat model; writes results.json and results.md (default
-``<work_dir>/eval``). Rerunning continues an interrupted evaluation. Works under torchrun.
+attack names) under each threat model; writes results.json, results.md and eval.log to
+``<work_dir>/eval/<checkpoint>-<sha256[:8]>/<settings digest>/`` (another checkpoint or other settings
+write beside, never over). Rerunning reuses every finished piece of work whose inputs are unchanged.
+Works under torchrun.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="attack names or presets (replaces eval.attacks); 'none' for clean only")
     parser.add_argument("--threat-models", nargs="+", default=None, choices=["white", "gray", "transfer"],
                         help="replaces eval.threat_models")
-    parser.add_argument("--out-dir", default=None, help="where results go (default <work_dir>/eval)")
+    parser.add_argument("--out-dir", default=None, help="a fixed results folder (refused if it holds results of another "
+                        "checkpoint or other settings; default <work_dir>/eval/<checkpoint>-<digest>/<settings>/)")
     return parser.parse_args(argv)
 
 
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         from videoabnn.report.tables import results_markdown
 
         print(results_markdown(results))
+        print(f"results: {results['provenance']['results_dir']}/results.json")
     return 0
 
 

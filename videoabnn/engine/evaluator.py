@@ -288,6 +288,7 @@ def _writer(ev: _Evaluation, specs: list[dict], threats: list[str], test_set: Da
 
     def write(complete: bool) -> dict:
         results = build_results(ev, specs, threats, test_set, meta, settings, complete)
+        results["provenance"]["results_dir"] = str(results_dir)
         data = Results.from_dict(results, "evaluator output").to_dict()
         if ev.info.is_main:
             atomic_write_json(results_dir / RESULTS_JSON, data)
