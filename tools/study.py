@@ -49,7 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.report_only:
-        paths = build_report(cfg["work_dir"])
+        from pathlib import Path
+
+        from videoabnn.study.pipeline import aggregate_seeds
+        from videoabnn.study.steps import methods, seeds
+
+        work = Path(cfg["work_dir"])
+        if all((work / "seeds" / str(s) / "results").is_dir() for s in seeds(cfg)):
+            aggregate_seeds(work, seeds(cfg), list(methods(cfg)))  # re-read every seed's files
+        paths = build_report(work)
         publish_to_readme(cfg)
     else:
         paths = run_study(cfg, force=args.force)

@@ -90,13 +90,31 @@ def aggregate_seeds(work: Path, seeds: list[int], names: list[str]) -> None:
     from videoabnn.utils.io import read_json
 
     for name in names:
-        per_seed = [read_json(work / "seeds" / str(s) / "results" / f"{name}.json") for s in seeds]
+        per_seed = [with_training_cost(read_json(work / "seeds" / str(s) / "results" / f"{name}.json"),
+                                       work / "seeds" / str(s), name) for s in seeds]
         atomic_write_json(work / "results" / f"{name}.json", aggregate_results(per_seed, seeds))
     first = work / "seeds" / str(seeds[0]) / "results" / "sweeps"
     for path in sorted(first.glob("*.json")):
         found = [work / "seeds" / str(s) / "results" / "sweeps" / path.name for s in seeds]
         atomic_write_json(work / "results" / "sweeps" / path.name,
                           aggregate_sweep([read_json(f) for f in found if f.is_file()]))
+
+
+def with_training_cost(result: dict, seed_dir: Path, name: str) -> dict:
+    """``result`` with the cost of the whole training run (all epochs, from ``train_summary.json``): the
+    checkpoint may be the best epoch's, whose recorded cost stops there (kept as ``train_cost.to_best``)."""
+    record = seed_dir / "stages" / f"train_{name}.json"
+    if not record.is_file():
+        return result
+    summary = seed_dir / json.loads(record.read_text())["outputs"]["run_dir"] / "train_summary.json"
+    if not summary.is_file():
+        return result
+    total = json.loads(summary.read_text())
+    run = result["run"]
+    run["train_cost"] = {**total.get("train_cost", {}), "to_best": dict(run.get("train_cost") or {}),
+                         "epochs_to_best": run.get("epochs")}
+    run["train_seconds"], run["epochs"] = total["train_seconds"], total["epochs"]
+    return result
 
 
 def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_seed: bool = True,
