@@ -43,7 +43,7 @@ def test_quick_study_end_to_end_and_resume(tmp_path, monkeypatch):
         assert any(a["threat"] == "transfer" for a in rows.values()), name
     # every model starts from the substitute's pretraining run
     cfg_at = json.loads((work / "results" / "at.json").read_text())["config"]
-    assert cfg_at["model"]["pretrained"].endswith("last.pt") and "substitute" in cfg_at["model"]["pretrained"]
+    assert cfg_at["model"]["pretrained"].endswith(".pt") and "/runs/substitute-" in cfg_at["model"]["pretrained"]
     # resumable: a rerun skips every stage and rebuilds the same report
     lines.clear()
     run_study(cfg, log=lines.append)
