@@ -1,9 +1,12 @@
-"""YAML configs: base inheritance, ``key=value`` overrides and validation against the defaults.
+"""YAML configs: base inheritance, overrides, and checks of every key and value at load time.
 
-Every valid key appears in ``videoabnn/defaults.yaml`` (with a comment saying what it does).
-A user config names only what it changes; ``_base_`` (a path or a list of paths, relative to
-the file) pulls in other configs first. An unknown key is an error naming the key and the
-closest valid one, so a typo never silently falls back to a default.
+Every valid key appears in ``videoabnn/defaults.yaml`` (with a comment saying what it does), and
+``videoabnn/config_schema.py`` gives each its type and range. A user config names only what it
+changes; ``_base_`` (a path or a list of paths, relative to the file) pulls in other configs first,
+and a mapping holding ``_delete_: true`` replaces the inherited mapping instead of merging into it.
+Overrides are one mechanism everywhere: ``a.b=value`` strings on a command line, or a mapping of
+dotted keys (the study's method and profile sections). An unknown key or a bad value is a
+:class:`ConfigError` naming the file or the command line, the key, what was expected and what was given.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import copy
 import difflib
 import io
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ import yaml
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 BASE_KEY = "_base_"
+DELETE_KEY = "_delete_"
 # Sections whose keys are free-form (passed on as keyword arguments): not validated here,
 # the component that receives them validates its own arguments.
 OPEN_SECTIONS = {
@@ -28,7 +33,7 @@ OPEN_SECTIONS = {
     "train.attack",
     "train.method_args",
     "eval.attack_args",
-    "study",
+    "study",  # checked by videoabnn.config_schema.Study
 }
 
 
@@ -87,14 +92,26 @@ def read_yaml(path: str | os.PathLike) -> dict:
 
 
 def merge(base: Mapping, update: Mapping) -> dict:
-    """Recursively merge ``update`` into a copy of ``base`` (mappings merge, everything else replaces)."""
+    """Recursively merge ``update`` into a copy of ``base`` (mappings merge, everything else replaces;
+    a mapping with ``_delete_: true`` replaces the base's mapping whole)."""
     out = copy.deepcopy(dict(base))
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if isinstance(value, Mapping) and value.get(DELETE_KEY):
+            out[key] = strip_delete(value)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = strip_delete(value)
     return out
+
+
+def strip_delete(value: Any) -> Any:
+    """A deep copy without ``_delete_`` markers."""
+    if isinstance(value, Mapping):
+        return {k: strip_delete(v) for k, v in value.items() if k != DELETE_KEY}
+    if isinstance(value, list):
+        return [strip_delete(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
@@ -112,32 +129,67 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     return merge(merged, data)
 
 
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """Parse ``a.b.c=value``; the value is read as YAML (``lr=0.1``, ``attacks=[fgsm,pgd]``)."""
+def is_override(item: str) -> bool:
+    """Whether a command-line word is a ``dotted.key=value`` override (not a path or an option)."""
+    return _OVERRIDE.match(item) is not None
+
+
+_OVERRIDE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*=")
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Parse ``a.b.c=value`` into ``("a.b.c", value)``; the value is read as YAML (``lr=0.1``, ``attacks=[fgsm,pgd]``)."""
     if "=" not in item:
-        raise ConfigError(f"override {item!r} is not of the form key=value")
+        raise ConfigError(f"command line: override {item!r} is not of the form key=value")
     key, raw = item.split("=", 1)
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"override {item!r} has an empty key")
+        raise ConfigError(f"command line: override {item!r} has an empty key")
     try:
         value = yaml.safe_load(io.StringIO(raw)) if raw.strip() else None
     except yaml.YAMLError as err:
-        raise ConfigError(f"override {item!r}: value is not valid YAML: {err}") from err
-    return key.split("."), value
+        raise ConfigError(f"command line: override {item!r}: value is not valid YAML: {err}") from err
+    return key, value
 
 
-def apply_overrides(cfg: dict, overrides: Iterable[str]) -> dict:
-    """Apply ``key=value`` overrides to a copy of ``cfg``."""
-    out = copy.deepcopy(cfg)
-    for item in overrides:
-        keys, value = parse_override(item)
-        node = out
-        for key in keys[:-1]:
-            if not isinstance(node.get(key), dict):
-                node[key] = {}
-            node = node[key]
-        node[keys[-1]] = value
+def flatten_overrides(overrides: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted keys replace their value whole; a plain key holding a mapping is merged key by key
+    (so ``{"data": {"root": x}}`` sets only ``data.root``, while ``{"train.attack": {...}}`` replaces it)."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if "." not in str(key) and isinstance(value, Mapping) and value and not value.get(DELETE_KEY):
+            out.update(flatten_overrides(value, prefix=f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def set_dotted(data: dict, dotted: str, value: Any) -> None:
+    """Set ``data["a"]["b"]["c"] = value`` for ``dotted == "a.b.c"`` (creating mappings on the way)."""
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[keys[-1]] = strip_delete(value)
+
+
+def apply_overrides(cfg: Mapping, overrides: Iterable[str] | Mapping[str, Any] | None,
+                    source: str = "command line") -> dict:
+    """A copy of ``cfg`` with overrides set: ``a.b=value`` strings or a mapping of dotted keys (the one
+    override mechanism of the tools and the study). A mapping value replaces the key's value whole."""
+    out = copy.deepcopy(dict(cfg))
+    if overrides is None:
+        return out
+    if isinstance(overrides, Mapping):
+        pairs = list(flatten_overrides(overrides).items())
+    elif isinstance(overrides, (str, bytes)) or not isinstance(overrides, Iterable):
+        raise ConfigError(f"{source}: expected a mapping of dotted keys to values, got {overrides!r}")
+    else:
+        pairs = [parse_override(item) for item in overrides]
+    for key, value in pairs:
+        set_dotted(out, str(key), value)
     return out
 
 
@@ -149,7 +201,7 @@ def validate(cfg: Mapping, schema: Mapping, prefix: str = "", source: str = "con
     """Raise ConfigError for any key of ``cfg`` that the schema (the defaults) does not have."""
     for key, value in cfg.items():
         dotted = f"{prefix}{key}"
-        if _is_open(dotted):
+        if key == DELETE_KEY or _is_open(dotted):
             continue
         if key not in schema:
             close = difflib.get_close_matches(str(key), [str(k) for k in schema], n=1, cutoff=0.5)
@@ -161,7 +213,7 @@ def validate(cfg: Mapping, schema: Mapping, prefix: str = "", source: str = "con
             if value is None:
                 continue
             if not isinstance(value, Mapping):
-                raise ConfigError(f"{source}: key {dotted!r} must be a mapping, got {value!r}")
+                raise ConfigError(f"{source}: {dotted}: expected a mapping (a section), got {value!r}")
             validate(value, expected, prefix=f"{dotted}.", source=source)
 
 
@@ -170,25 +222,37 @@ def load_defaults() -> dict:
     return read_yaml(DEFAULTS_PATH)
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] = ()) -> Config:
-    """Load a config: defaults <- bases <- file <- overrides, validated against the defaults."""
+def checked(data: Mapping, source: str, defaults: Mapping | None = None) -> dict:
+    """``defaults <- data``, with unknown keys and bad values reported as a ConfigError naming ``source``."""
+    from videoabnn.config_schema import check_values
+
+    defaults = load_defaults() if defaults is None else defaults
+    validate(data, defaults, source=source)
+    merged = merge(defaults, data)
+    problems = check_values(merged, source)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise ConfigError(problems[0] + more)
+    return merged
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] | Mapping = ()) -> Config:
+    """Load a config: defaults <- bases <- file <- overrides, every key and value checked.
+
+    The file is checked before the overrides are applied, so an error names the file or the command line.
+    """
     defaults = load_defaults()
     user: dict = _read_with_bases(Path(path)) if path is not None else {}
     source = str(path) if path is not None else "config"
-    validate(user, defaults, source=source)
-    overrides = list(overrides)
-    with_overrides = apply_overrides(user, overrides)
-    validate(with_overrides, defaults, source="command-line override")
-    return _to_config(merge(defaults, with_overrides))
+    checked(user, source, defaults)
+    return _to_config(checked(apply_overrides(user, overrides), "command line", defaults))
 
 
-def config_from_dict(data: Mapping, overrides: Iterable[str] = ()) -> Config:
-    """Like :func:`load_config` for an in-memory mapping (tests, programmatic use)."""
+def config_from_dict(data: Mapping, overrides: Iterable[str] | Mapping = (), source: str = "config") -> Config:
+    """Like :func:`load_config` for an in-memory mapping (tests, programmatic use, derived study configs)."""
     defaults = load_defaults()
-    validate(data, defaults, source="config")
-    data = apply_overrides(dict(data), overrides)
-    validate(data, defaults, source="command-line override")
-    return _to_config(merge(defaults, data))
+    checked(data, source, defaults)
+    return _to_config(checked(apply_overrides(data, overrides), "command line", defaults))
 
 
 def dump_config(cfg: Mapping) -> str:

@@ -146,3 +146,30 @@ def test_bad_inputs_fail_before_work(trained, toy_sets, tmp_path, tiny_cfg):
     with pytest.raises(EvaluationError, match="attack_args names attacks that are not run"):
         evaluate(tiny_cfg("standard", **{"eval.attack_args": {"roa": {"size": 0.5}}}), ckpt, attacks=["fgsm"],
                  out_dir=tmp_path, test_set=toy_sets[1])
+
+
+def test_attack_after_another_attacks_only_the_clips_it_left_correct(trained, toy_sets, tmp_path, monkeypatch):
+    cfg, ckpt = trained
+    weak = {"id": "weak", "name": "fgsm", "eps": 1 / 255}
+    strong = {"id": "then_pgd", "name": "pgd", "eps": 16 / 255, "alpha": 4 / 255, "steps": 3, "after": "weak"}
+    sizes = []
+    original = ev._attack_after
+
+    def spy(attack, model, x, y, earlier):
+        out = original(attack, model, x, y, earlier)
+        sizes.append(int((earlier["logits"].argmax(1) == y).sum()))
+        return out
+
+    monkeypatch.setattr(ev, "_attack_after", spy)
+    res = evaluate(cfg, ckpt, attacks=[weak, strong], out_dir=tmp_path / "eval", test_set=toy_sets[1])
+    rows = res["attacks"]
+    assert rows["then_pgd"]["details"]["after"] == "weak"
+    assert rows["then_pgd"]["clip_acc"] <= rows["weak"]["clip_acc"]  # per-clip worst case of both
+    assert sum(sizes) == round(rows["weak"]["clip_acc"] * res["num_clips"])  # only the survivors were attacked
+
+
+def test_attack_after_must_name_an_earlier_attack(trained, toy_sets, tmp_path):
+    cfg, ckpt = trained
+    with pytest.raises(EvaluationError, match=r"then: after: expected the id of an earlier attack \(fgsm\), got 'pgd'"):
+        evaluate(cfg, ckpt, attacks=["fgsm", {"id": "then", "name": "pgd", "after": "pgd"}],
+                 out_dir=tmp_path / "eval", test_set=toy_sets[1])

@@ -64,27 +64,33 @@ def test_resume_through_the_tool(trained_run, tool, tmp_path, capsys):
     config, root, run = trained_run
     train = tool("train")
     over = _overrides(root, run)
-    assert train.main([config, *over]) == 1
+    assert train.main([config, *over]) == 2
     assert "--resume" in capsys.readouterr().err
-    # resuming a finished run is a no-op that keeps the checkpoint
-    assert train.main([config, *over, "--resume"]) == 0
+    # resuming a finished run is a no-op that says so and keeps the checkpoint
+    before = (run / "last.pt").read_bytes()
+    assert train.main([config, "--resume", *over]) == 0
+    assert "already finished: 2 of 2 epochs" in (run / "train.log").read_text()
+    assert (run / "last.pt").read_bytes() == before
+    # another optimizer is a different run: refused, naming the key
+    assert train.main([config, "--resume", *over, "train.optimizer=sgd"]) == 2
+    assert "train.optimizer: 'adamw' -> 'sgd'" in capsys.readouterr().err
 
 
 def test_test_tool_bad_inputs(trained_run, tool, tmp_path, capsys):
     config, root, run = trained_run
     test = tool("test")
     over = _overrides(root, tmp_path / "w")
-    assert test.main([config, str(tmp_path / "missing.pt"), *over]) == 1
+    assert test.main([config, str(tmp_path / "missing.pt"), *over]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
-    assert test.main([config, str(run / "last.pt"), *over, "--attacks", "pgdd"]) == 1
+    assert test.main([config, str(run / "last.pt"), *over, "--attacks", "pgdd"]) == 2
     assert "unknown attack 'pgdd'" in capsys.readouterr().err
     from videoabnn.models import create_model, save_model
 
     save_model(create_model("tiny_r3d", 7, width=4), tmp_path / "seven.pt")
-    assert test.main([config, str(tmp_path / "seven.pt"), *over]) == 1
+    assert test.main([config, str(tmp_path / "seven.pt"), *over]) == 2
     assert "has 7 classes but the data set has 4" in capsys.readouterr().err
     save_model(create_model("resnet3d_10", 4, width=4), tmp_path / "r10.pt")
-    assert test.main([config, str(tmp_path / "r10.pt"), *over]) == 1
+    assert test.main([config, str(tmp_path / "r10.pt"), *over]) == 2
     assert "holds a 'resnet3d_10' model but the config builds 'tiny_r3d'" in capsys.readouterr().err
     assert test.main([config, str(run / "last.pt"), *over, "eval.atacks=[fgsm]"]) == 2
     assert "did you mean 'eval.attacks'" in capsys.readouterr().err

@@ -31,7 +31,7 @@ VERSIONS: dict[str, dict[str, dict[str, Any]]] = {
                  "square": {"queries": 5000, "p_init": 0.8}},
     # a cheaper version for CPU studies: same parts, fewer iterations, targets and queries
     "fast": {"apgd_ce": {"steps": 25, "restarts": 1}, "apgd_t": {"steps": 25, "targets": 3},
-             "square": {"queries": 300, "p_init": 0.8}},
+             "square": {"queries": 100, "p_init": 0.8}},
 }
 
 

@@ -31,6 +31,20 @@ class VideoDecodeError(RuntimeError):
         super().__init__(f"{self.path}: {cause}")
 
 
+_DECODER_THREADS = 0  # 0: the decoder's own choice (all cores)
+
+
+def set_decoder_threads(threads: int) -> None:
+    """Threads every reader opened from now on decodes with (0: the decoder's default, all cores)."""
+    global _DECODER_THREADS
+    _DECODER_THREADS = max(0, int(threads))
+
+
+def decoder_threads() -> int:
+    """The thread count new readers use (see :func:`set_decoder_threads`)."""
+    return _DECODER_THREADS
+
+
 def decord_available() -> bool:
     """True when the decord package can be imported."""
     return importlib.util.find_spec("decord") is not None
@@ -115,9 +129,11 @@ class DecordReader(VideoReader):
     ``open_video(path, "auto")`` checks the header's frame count and hands such files to PyAV.
     """
 
-    def __init__(self, path: str | os.PathLike, num_threads: int = 0):
+    def __init__(self, path: str | os.PathLike, num_threads: int | None = None):
         import decord
 
+        num_threads = decoder_threads() if num_threads is None else num_threads
+        quiet_libav()
         self.path = Path(path)
         check_video_file(self.path)
         try:
@@ -154,9 +170,11 @@ class PyAVReader(VideoReader):
     numbering decord uses, so both backends return the same frames for the same indices.
     """
 
-    def __init__(self, path: str | os.PathLike, threads: int = 0):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
         import av
 
+        threads = decoder_threads() if threads is None else threads
+        quiet_libav()
         self.path = Path(path)
         check_video_file(self.path)
         try:
@@ -252,14 +270,34 @@ def _short(err: BaseException, limit: int = 300) -> str:
 
 
 def header_frame_count(path: str | os.PathLike) -> int:
-    """Frame count the container header announces (0 when unknown or unreadable); no decoding."""
+    """Frame count the container header announces (0 when unknown); no decoding. A file ffmpeg cannot
+    open at all raises VideoDecodeError with ffmpeg's own complaint."""
     import av
 
+    quiet_libav()
     try:
         with av.open(str(path)) as container:
             return int(container.streams.video[0].frames) if container.streams.video else 0
-    except Exception:  # any ffmpeg failure: the real decoder will report it
-        return 0
+    except Exception as err:  # av.error.*: the message names ffmpeg's cause
+        raise VideoDecodeError(Path(path), f"PyAV cannot open the file: {_short(err)}") from err
+
+
+_QUIET = False
+
+
+def quiet_libav() -> None:
+    """Keep ffmpeg's own messages off the console (our errors carry its complaint instead); once per process."""
+    global _QUIET
+    if _QUIET:
+        return
+    _QUIET = True
+    import av
+
+    av.logging.set_level(av.logging.PANIC)
+    if decord_available():
+        import decord
+
+        decord.logging.set_level(decord.logging.QUIET)
 
 
 class AutoReader(VideoReader):
@@ -269,14 +307,13 @@ class AutoReader(VideoReader):
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        try:
+        check_video_file(self.path)
+        announced = header_frame_count(self.path)  # first: a file ffmpeg cannot open never reaches decord,
+        try:                                       # whose C++ logger would print to the console
             self._reader: VideoReader = DecordReader(self.path)
         except VideoDecodeError as err:
-            if err.cause in ("file not found", "file is empty (0 bytes)", "not a regular file"):
-                raise
             self._use_pyav(err)
         else:
-            announced = header_frame_count(self.path)
             if announced > len(self._reader):
                 self._reader.close()
                 self._use_pyav(VideoDecodeError(self.path, f"header announces {announced} frames, decord "

@@ -1,7 +1,9 @@
 """Attack and threat-model specs of an evaluation: presets, names or mappings -> resolved specs.
 
 A resolved spec is ``{"id", "name", **params}`` with ``eval.attack_args`` overrides applied; its
-seed is ``run seed + position in the list``. Unknown names fail here, before any work.
+seed is ``run seed + position in the list``. Unknown names fail here, before any work. A spec may
+name ``after: <earlier id>``: it then attacks only the clips that attack left correct (AutoAttack's
+sequential design), and its row is the per-clip worst case of the two.
 """
 
 from __future__ import annotations
@@ -45,7 +47,20 @@ def resolve_attacks(cfg: Mapping, attacks: Sequence | str | None = None) -> list
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise EvaluationError(f"eval.attacks: attack ids must be unique, repeated: {dupes} (give each an 'id')")
+    _check_after(specs)
     return specs
+
+
+def _check_after(specs: list[dict]) -> None:
+    """``after`` must name an attack earlier in the list."""
+    for position, spec in enumerate(specs):
+        after = spec.get("after")
+        if after is None:
+            continue
+        earlier = [s["id"] for s in specs[:position]]
+        if after not in earlier:
+            raise EvaluationError(f"eval.attacks: {spec['id']}: after: expected the id of an earlier attack "
+                                  f"({', '.join(earlier) or 'none before it'}), got {after!r}")
 
 
 def _apply_overrides(cfg: Mapping, specs: list[dict]) -> None:
@@ -77,8 +92,8 @@ def result_key(spec: Mapping, threat: str) -> str:
 
 
 def attack_params(spec: Mapping) -> dict:
-    """The builder parameters of a spec (everything but id and name)."""
-    return {k: v for k, v in spec.items() if k not in ("id", "name")}
+    """The builder parameters of a spec (everything but id, name and after)."""
+    return {k: v for k, v in spec.items() if k not in ("id", "name", "after")}
 
 
 def attack_seed(cfg: Mapping, index: int) -> int:

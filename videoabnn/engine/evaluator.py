@@ -157,10 +157,13 @@ class _Evaluation:
         return {"checkpoint": self.digest, "clips": self.clip_digest, "data": self.data_key(),
                 "test_time_bn": bool(self.cfg["eval"].get("test_time_bn")), "versions": code_versions()}
 
-    def attack_key(self, spec: Mapping, threat: str, seed: int) -> dict:
+    def attack_key(self, spec: Mapping, threat: str, seed: int, earlier: Mapping | None = None) -> dict:
+        """``earlier``: the key of the attack this one runs after (its clips are the ones it left correct)."""
         key = {**self.base_key(), "threat": threat, "attack": dict(spec), "seed": seed}
         if threat == "transfer":
             key["surrogate"] = self.surrogate_digest
+        if earlier is not None:
+            key["after"] = dict(earlier)
         return key
 
 
@@ -266,11 +269,16 @@ def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str
         barrier()
     write(complete=False)
     for th in threats:
+        keys: dict[str, dict] = {}
         for index, spec in enumerate(specs):
-            name, key = result_key(spec, th), ev.attack_key(spec, th, attack_seed(ev.cfg, index))
+            after = spec.get("after")
+            name = result_key(spec, th)
+            key = keys[spec["id"]] = ev.attack_key(spec, th, attack_seed(ev.cfg, index), keys.get(after))
             record = store.get(name, key)
             if record is None:
-                record = _run_attack(ev, store, model, attackers[th], spec, th, index, loader, batch_ids, train_set)
+                earlier = ev.records[result_key({"id": after}, th)] if after else None
+                record = _run_attack(ev, store, model, attackers[th], spec, th, index, loader, batch_ids, train_set,
+                                     earlier)
                 if ev.info.is_main:
                     store.put(name, key, record)
                 barrier()
@@ -401,8 +409,13 @@ def _num_classes(model: nn.Module) -> int | None:
 
 
 def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: nn.Module, spec: dict, threat: str,
-                index: int, loader: DataLoader, batch_ids: Sequence[int], train_set: Dataset | None) -> dict:
-    """Attack every evaluated batch; adversarial logits and perturbation sizes per clip, gathered over ranks."""
+                index: int, loader: DataLoader, batch_ids: Sequence[int], train_set: Dataset | None,
+                earlier: Mapping | None = None) -> dict:
+    """Attack every evaluated batch; adversarial logits and perturbation sizes per clip, gathered over ranks.
+
+    With ``earlier`` (the record of the attack named by ``after``) only the clips it left correct are
+    attacked; the others keep its logits and perturbation sizes.
+    """
     from videoabnn.attacks import build_attack
 
     seed = attack_seed(ev.cfg, index)
@@ -415,6 +428,9 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
     desc = result_key(spec, threat)
     for b, batch in zip(batch_ids, progress(loader, desc, enabled=ev.info.is_main, total=len(batch_ids))):
         x, y = batch["clip"].to(ev.device), batch["label"].to(ev.device)
+        if earlier is not None:
+            parts.append((b, *_attack_after(attack, model, x, y, _batch_slice(earlier, b, ev.cfg))))
+            continue
         x_adv = attack(x, y)
         for stage, acc in (getattr(attack, "last_report", None) or {}).items():  # an ensemble's parts
             stages[stage] = stages.get(stage, 0.0) + acc * len(y)
@@ -428,9 +444,35 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
     seconds = max(all_gather_objects(time.perf_counter() - start))
     log.info("%s: clip accuracy %.4f (%.1f s)", desc, M.clip_correct(logits, ev.clean["labels"]).float().mean(),
              seconds)
+    details = attack.settings() if hasattr(attack, "settings") else {}
+    if earlier is not None:
+        details = {**details, "after": spec["after"]}
     return {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds, "artifact": artifact,
-            "parts": {k: v / total for k, v in counted.items()},
-            "details": attack.settings() if hasattr(attack, "settings") else {}}
+            "parts": {k: v / total for k, v in counted.items()}, "details": details}
+
+
+def _batch_slice(record: Mapping, batch_id: int, cfg: Mapping) -> dict[str, Tensor]:
+    """The logits and perturbation sizes of global batch ``batch_id`` in a gathered record."""
+    size = _test_batch_size(cfg)
+    rows = slice(batch_id * size, (batch_id + 1) * size)
+    return {k: record[k][rows] for k in ("logits", "linf", "l2")}
+
+
+def _attack_after(attack: Any, model: nn.Module, x: Tensor, y: Tensor,
+                  earlier: Mapping[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+    """Attack the clips the earlier attack left correct; keep the earlier result for the others."""
+    logits, linf, l2 = earlier["logits"].clone(), earlier["linf"].clone(), earlier["l2"].clone()
+    todo = (logits.argmax(1) == y.cpu()).nonzero().flatten()
+    if todo.numel():
+        idx = todo.to(x.device)
+        x_adv = attack(x[idx], y[idx])
+        with torch.no_grad():
+            new_logits = model(x_adv).float().cpu()
+        new_linf, new_l2 = M.perturbation_norms(x[idx], x_adv)
+        fooled = new_logits.argmax(1) != y[idx].cpu()
+        rows = todo[fooled]
+        logits[rows], linf[rows], l2[rows] = new_logits[fooled], new_linf.cpu()[fooled], new_l2.cpu()[fooled]
+    return logits, linf, l2
 
 
 def _gather_sums(values: dict[str, float]) -> dict[str, list[float]]:

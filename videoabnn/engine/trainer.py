@@ -158,6 +158,50 @@ def _check_resume_target(run_dir: Path, resume: bool) -> Path:
     return last
 
 
+# keys a resumed run may change: how it runs, not what it learns (train.epochs extends the schedule)
+RESUME_FREE_KEYS = ("name", "work_dir", "device", "threads", "eval", "train.epochs", "train.eval_every",
+                    "train.log_interval", "data.num_workers", "data.cache_dir", "data.backend",
+                    "data.test_batch_size", "data.skip_unreadable", "model.pretrained", "abnn.substitute.checkpoint")
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, Mapping) and data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def resume_changes(saved: Mapping, cfg: Mapping) -> list[str]:
+    """``key: old -> new`` for every setting that differs from the run's saved config and would change
+    what the run learns (see ``RESUME_FREE_KEYS``)."""
+    old, new = _flat(dict(saved)), _flat(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
+
+    def free(key: str) -> bool:
+        return any(key == k or key.startswith(k + ".") for k in RESUME_FREE_KEYS)
+
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+            if not free(k) and old.get(k) != new.get(k)]
+
+
+def _check_resume_config(run_dir: Path, cfg: Mapping) -> int:
+    """A resumed run must be the same run: a changed model, data, optimizer or method is an error.
+    Returns the run's planned epochs (0 when it has no saved config)."""
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        return 0
+    from videoabnn.config import read_yaml
+
+    saved = read_yaml(saved_path)
+    changes = resume_changes(saved, cfg)
+    if changes:
+        raise TrainingError(f"--resume: {run_dir} was trained with other settings ({'; '.join(changes)}); only "
+                            f"train.epochs and how the run executes may change on resume. Start a new run "
+                            f"(another work_dir= or name=) for other settings")
+    return int((saved.get("train") or {}).get("epochs") or 0)
+
+
 def train(cfg: Mapping, *, resume: bool = False, train_set: Dataset | None = None,
           val_set: Dataset | None = None, attack: Any = None) -> Path:
     """Train the model of ``cfg`` with ``train.method``; returns the run directory.
@@ -183,6 +227,13 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
     t = cfg["train"]
     device = select_device(cfg["device"], info)
     last_path = _check_resume_target(run_dir, resume)
+    planned = _check_resume_config(run_dir, cfg) if resume else 0
+    if resume:
+        done = int(ckpt.read_run_checkpoint(last_path).get("epochs") or 0)
+        if done >= int(t["epochs"]):
+            log.info("run %s already finished: %d of %d epochs done, nothing to train (raise train.epochs to "
+                     "extend it)", run_dir, done, int(t["epochs"]))
+            return run_dir
     seed = int(cfg["seed"])
     seed_everything(seed)
     objective = build_training_objective(cfg, attack)
@@ -215,7 +266,8 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         state.load(ckpt.restore_training(data, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                          loader_generator=generator))
         logger.truncate(state.epoch)
-    elif info.is_main:
+        _continue_schedule(optimizer, scheduler, state.epoch, t, planned)
+    if info.is_main:
         save_config(cfg, run_dir / "config.yaml")
     val_loader = eval_loader(val_set, cfg, info) if val_set is not None else None
     for epoch in range(state.epoch + 1, int(t["epochs"])):
@@ -260,6 +312,16 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         _write_summary(run_dir, cfg, state)
     barrier()
     return run_dir
+
+
+def _continue_schedule(optimizer: torch.optim.Optimizer, scheduler: Any, epoch: int, t: Mapping, planned: int) -> None:
+    """Set the learning rate of the next epoch from the schedule of ``train.epochs`` (recomputed when a
+    resumed run is extended; identical to the stored one otherwise, so resume stays bit-exact)."""
+    for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+        group["lr"] = base * lr_factor(epoch + 1, t)
+    if planned and planned != int(t["epochs"]) and epoch + 1 < int(t["epochs"]):
+        log.info("resuming at epoch %d with the %s schedule recomputed for %d epochs (lr %.3g)", epoch + 2,
+                 t["scheduler"], int(t["epochs"]), optimizer.param_groups[0]["lr"])
 
 
 def _log_model(cfg: Mapping, model: nn.Module, n_train: int, val_set: Dataset | None) -> None:

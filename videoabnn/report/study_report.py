@@ -164,6 +164,9 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
              "mode; white-box attacks differentiate through everything the defense computes (for ABNN: the "
              "substitute and the target).")
     doc.para(_protocol(meta))
+    sequential = _sequential_attacks(results)
+    if sequential:
+        doc.para(sequential)
 
     doc.heading("Reading")
     doc.bullets(reading(results, tolerance, clean_target, sweeps, meta.get("pretraining")))
@@ -247,6 +250,17 @@ def _protocol(meta: Mapping) -> str:
     return (f"Protocol: {start}; all share one training schedule (settings below); each model's checkpoint is "
             f"the best on a validation split carved out of the training groups (the test split is used only "
             f"here); {spread}.")
+
+
+def _sequential_attacks(results: Sequence[Mapping]) -> str:
+    """Which rows attack only the clips an earlier attack left correct (so they include that attack)."""
+    pairs = sorted({(key, str(row["details"]["after"])) for r in results for key, row in r.get("attacks", {}).items()
+                    if (row.get("details") or {}).get("after")})
+    if not pairs:
+        return ""
+    text = "; ".join(f"`{key}` attacks the clips `{after}` left correct, so its row is the per-clip worst case of both"
+                     for key, after in pairs)
+    return f"Sequential attacks (as inside AutoAttack): {text}."
 
 
 def _machine(results: Sequence[Mapping], meta: Mapping) -> str:

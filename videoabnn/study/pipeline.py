@@ -41,21 +41,14 @@ def stage_names(cfg: Mapping, first_seed: bool = True) -> list[str]:
 def run_study(cfg: Mapping, *, force: bool = False, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Run (or resume) the whole study described by ``cfg``; returns the report's paths.
 
-    ``study.threads`` (when set) fixes torch's CPU thread count for the run (tiny clips run faster on
-    one thread than on several contended ones); the previous setting is restored afterwards.
+    ``threads`` sets torch's and the decoders' CPU threads for the run (see ``videoabnn.utils.threads``);
+    the previous settings are restored afterwards.
     """
-    import torch
+    from videoabnn.utils.threads import threads_scope
 
-    previous = torch.get_num_threads()
-    threads = steps.section(cfg, "threads")
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        with RunLock(steps.work_dir(cfg), "study work directory"), \
-                log_to_file(steps.work_dir(cfg) / "study.log"):
-            return _run_seeds(cfg, force=force, log=log)
-    finally:
-        torch.set_num_threads(previous)
+    with RunLock(steps.work_dir(cfg), "study work directory"), log_to_file(steps.work_dir(cfg) / "study.log"), \
+            threads_scope(cfg.get("threads", "auto")):
+        return _run_seeds(cfg, force=force, log=log)
 
 
 def _run_seeds(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict[str, Path]:

@@ -115,24 +115,23 @@ def keyed_run_dir(cfg: Mapping, run_cfg: Config) -> Config:
 def substitute_config(cfg: Mapping) -> Config:
     """Config of the substitute pretraining run (pretraining set, substitute architecture)."""
     sub = cfg["abnn"]["substitute"]
-    run_cfg = derived_config(cfg, section(cfg, "pretrain", {}), "study.pretrain", name="substitute",
-                             train__method="standard", data__cache_dir=frame_cache(cfg),
-                             model__name=sub["name"], model__kwargs=dict(sub.get("kwargs") or {}),
-                             model__pretrained=None)
+    fixed = {"name": "substitute", "train.method": "standard", "data.cache_dir": frame_cache(cfg),
+             "model.name": sub["name"], "model.kwargs": dict(sub.get("kwargs") or {}), "model.pretrained": None}
+    run_cfg = derived_config(cfg, section(cfg, "pretrain", {}), "study.pretrain", fixed)
     return keyed_run_dir(cfg, run_cfg)
 
 
 def model_config(cfg: Mapping, name: str, substitute: str | None = None) -> Config:
     """Config of one trained model of the study (same data, backbone and epochs unless overridden)."""
     overrides = dict(methods(cfg)[name])
-    fixed: dict[str, Any] = {"name": name, "data__cache_dir": frame_cache(cfg)}
+    fixed: dict[str, Any] = {"name": name, "data.cache_dir": frame_cache(cfg)}
     if "train.method" not in overrides:
-        fixed["train__method"] = name
+        fixed["train.method"] = name
     if substitute is not None:
-        fixed["abnn__substitute__checkpoint"] = substitute
+        fixed["abnn.substitute.checkpoint"] = substitute
         if init_mode(cfg) == "pretrained":  # every model starts from the same pretrained weights
-            fixed["model__pretrained"] = substitute
-    return keyed_run_dir(cfg, derived_config(cfg, overrides, f"study.methods.{name}", **fixed))
+            fixed["model.pretrained"] = substitute
+    return keyed_run_dir(cfg, derived_config(cfg, overrides, f"study.methods.{name}", fixed))
 
 
 def init_mode(cfg: Mapping) -> str:

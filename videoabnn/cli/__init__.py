@@ -1,0 +1,1 @@
+"""Command-line tools (``videoabnn-train``, ``videoabnn-test``, ``videoabnn-study``, ...; also ``tools/*.py``)."""

@@ -1,0 +1,104 @@
+"""What every command line shares: overrides anywhere on the line, ``--threads``, ``--debug``, and
+user errors as one ``error:`` line (exit 2) while internal errors keep their traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from videoabnn.config import is_override
+
+USAGE_EXIT = 2
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input (a config value, a path, a checkpoint, a video), not a bug."""
+    from videoabnn.config import ConfigError
+    from videoabnn.data.dataset import SplitFileError
+    from videoabnn.data.decode import VideoDecodeError
+    from videoabnn.engine.attack_specs import EvaluationError
+    from videoabnn.engine.trainer import TrainingError
+    from videoabnn.models.weights import CheckpointError
+    from videoabnn.results import ResultsError
+    from videoabnn.utils.lock import RunLockedError
+
+    return (ConfigError, CheckpointError, EvaluationError, TrainingError, SplitFileError, VideoDecodeError,
+            ResultsError, RunLockedError, FileNotFoundError)
+
+
+def split_overrides(argv: Sequence[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:
+    """(the other words, the ``dotted.key=value`` overrides), wherever the overrides stand on the line.
+
+    A word right after an option that takes exactly one value is that option's value, and the words
+    after an option whose values are themselves ``NAME=VALUE`` pairs (``--checkpoints a=x b=y``) are
+    its values up to the next option; every other ``key=value`` word is a config override.
+    """
+    single, pairs = set(), set()
+    for action in parser._actions:
+        if not action.option_strings or isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            continue
+        if action.nargs is None:
+            single.update(action.option_strings)
+        elif "=" in str(action.metavar or ""):
+            pairs.update(action.option_strings)
+    rest, overrides, previous, in_pairs = [], [], None, False
+    for word in argv:
+        if word.startswith("-"):
+            in_pairs = word in pairs
+        if previous in single or in_pairs or not is_override(word):
+            rest.append(word)
+        else:
+            overrides.append(word)
+        previous = word
+    return rest, overrides
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--debug`` (and the help line for overrides)."""
+    parser.add_argument("--threads", default=None, metavar="N|auto",
+                        help="CPU threads for torch and the decoders (config key `threads`; default auto: the idle "
+                             "cores, never more than the physical ones)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of every error")
+    parser.epilog = ((parser.epilog or "") + "\nConfig overrides: dotted.key=value anywhere on the line "
+                     "(e.g. train.lr=0.01 data.root=/data/ucf101); values are YAML.").strip()
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the line; ``args.overrides`` holds the overrides, ``--threads`` becomes one more override."""
+    add_common_options(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest, overrides = split_overrides(argv, parser)
+    args = parser.parse_intermixed_args(rest)
+    if args.threads is not None:
+        overrides.append(f"threads={args.threads}")
+    args.overrides = overrides
+    return args
+
+
+def run_tool(body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a tool's body with logging on the console; a user error prints ``error: ...`` and exits 2."""
+    from videoabnn.utils.logs import setup_console
+
+    setup_console()
+    try:
+        return body(args)
+    except user_errors() as err:
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        return USAGE_EXIT
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, FileNotFoundError) and err.filename and str(err.filename) not in text:
+        text = f"{err.filename}: {text}"
+    return " ".join(text.split("\n"))
+
+
+def apply_config_threads(cfg) -> int:
+    """Apply the config's ``threads`` setting (torch and decoders)."""
+    from videoabnn.utils.threads import apply_threads
+
+    return apply_threads(cfg.get("threads", "auto"))
