@@ -1,6 +1,9 @@
 #!/usr/bin/env python
 """Training cost per method: seconds per epoch of the tiny model on in-memory clips and the training FLOPs
-(passes x FLOPs per pass, as the trainer counts them), each with its ratio to ABNN.
+(passes x FLOPs per pass, as the trainer counts them), each with its ratio to ABNN, and where each
+epoch's time goes (waiting for data, crafting attacks, the model step, validation).
+
+The FLOPs ratio is the pass-count prediction of the cost; the seconds ratio is what it measured.
 
 ABNN's claim is that it trains far faster than adversarial training (no attack in the loop); this
 measures it with the real trainer: same data, model, batch size and optimizer for every method,
@@ -48,12 +51,17 @@ def measure(method: str, data: Dataset, args: argparse.Namespace, root: Path) ->
         "data": {"batch_size": args.batch, "num_classes": data.num_classes},
         "model": {"name": "tiny_r3d", "kwargs": {"width": args.width}},
         "abnn": {"substitute": {"name": "tiny_r3d", "kwargs": {"width": args.width}}},
-        "train": {"method": method, "epochs": args.epochs, "lr": 0.01, "eval_every": 0,
+        "train": {"method": method, "epochs": args.epochs, "lr": 0.01, "eval_every": 1,
                   "method_args": {"eps_warmup_epochs": 0} if method in ("pgd_at", "feature_denoise") else {},
                   "attack": {"name": "pgd", "eps": 4 / 255, "alpha": 1 / 255, "steps": 5}},
     })
-    run_dir = train(cfg, train_set=data)
-    return json.loads((run_dir / "train_summary.json").read_text())
+    run_dir = train(cfg, train_set=data, val_set=data)
+    summary = json.loads((run_dir / "train_summary.json").read_text())
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()][1:] or [{}]
+    shares = {k: sum(r.get(f"{k}_seconds", 0.0) for r in records) for k in ("data", "attack", "step", "val")}
+    total = sum(shares.values()) or 1.0
+    summary["shares"] = {k: v / total for k, v in shares.items()}
+    return summary
 
 
 def main() -> None:
@@ -76,15 +84,19 @@ def main() -> None:
             summary = measure(method, data, args, Path(tmp))
             seconds = summary["epoch_seconds"]
             steady = seconds[1:] if len(seconds) > 1 else seconds  # the first epoch includes warm-up
-            rows[method] = (sum(steady) / len(steady), summary["train_cost"]["flops"] / len(seconds))
+            rows[method] = (sum(steady) / len(steady), summary["train_cost"]["flops"] / len(seconds), summary["shares"])
     base = rows.get("abnn")
     print(f"tiny_r3d width {args.width}, {args.clips} clips of {args.frames}x{args.size}x{args.size}, batch "
-          f"{args.batch}, device {args.device}, {args.threads} threads; adversarial methods: PGD-Linf 4/255 x 5")
-    print(f"{'method':<16}{'s/epoch':>10}{'x abnn':>10}{'GFLOPs/epoch':>14}{'x abnn':>10}")
-    for method, (sec, flops) in rows.items():
+          f"{args.batch}, device {args.device}, {args.threads} threads; adversarial methods: PGD-Linf 4/255 x 5; "
+          "validation every epoch (excluded from s/epoch); shares of epochs 2+ incl. validation")
+    print(f"{'method':<16}{'s/epoch':>9}{'x abnn':>8}{'GFLOPs/ep':>11}{'predicted':>11}"
+          f"{'data':>7}{'attack':>8}{'step':>7}{'val':>6}")
+    for method, (sec, flops, sh) in rows.items():
         ratio = f"{sec / base[0]:.2f}" if base else "-"
         work = f"{flops / base[1]:.2f}" if base else "-"
-        print(f"{method:<16}{sec:>10.3f}{ratio:>10}{flops / 1e9:>14.1f}{work:>10}")
+        print(f"{method:<16}{sec:>9.3f}{ratio:>8}{flops / 1e9:>11.1f}{work:>11}"
+              f"{sh['data']:>7.0%}{sh['attack']:>8.0%}{sh['step']:>7.0%}{sh['val']:>6.0%}")
+    print("x abnn: measured wall-time ratio; predicted: the FLOPs (pass-count) ratio")
 
 
 if __name__ == "__main__":

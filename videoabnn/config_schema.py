@@ -81,6 +81,7 @@ class Model(Section):
     name: str
     pretrained: str | None
     kwargs: dict[str, Any]
+    input_transform: str | dict[str, Any] | None
 
 
 class Substitute(Section):
@@ -133,13 +134,15 @@ class Train(Section):
 class Eval(Section):
     attacks: str | list[str | AttackSpec]
     attack_args: dict[str, dict[str, Any]]
-    threat_models: list[Literal["white", "gray", "transfer"]]
+    threat_models: list[Literal["white", "gray", "transfer", "naive"]]
     transfer_from: str | None
     max_batches: PosInt | None
     audit: StrictBool
     audit_batches: PosInt
     fit_batches: PosInt | None
     test_time_bn: StrictBool
+    input_transform: str | dict[str, Any] | None
+    eot: PosInt | None
 
 
 # --------------------------------------------------------------------------- study section
@@ -217,6 +220,16 @@ class PatchStudy(Section):
     mp4: StrictBool = True
 
 
+class InputTransforms(Section):
+    """``study.input_transforms``: one trained model behind each transform, naive and adaptive."""
+
+    model: str = "standard"
+    transforms: list[str | dict[str, Any]] = []
+    attacks: list[str] | None = None
+    audit: StrictBool = False
+    max_batches: PosInt | None = None
+
+
 DottedOverrides = dict[str, Any]
 
 
@@ -237,6 +250,7 @@ class Study(Section):
     report: ReportSettings = ReportSettings()
     profiles: dict[str, DottedOverrides] = {}
     patch_study: PatchStudy | None = None
+    input_transforms: InputTransforms | None = None
 
     @field_validator("seeds")
     @classmethod

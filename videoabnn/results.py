@@ -190,6 +190,8 @@ class Results:
     num_clips: int
     seed: int
     audit: AuditResult | None = None
+    # a model behind an input transformation: the audit of the naive view (autograd through the transform)
+    audit_naive: AuditResult | None = None
     complete: bool = True
     data_subset: dict[str, Any] = field(default_factory=dict)
     skipped_videos: list[dict[str, str]] = field(default_factory=list)
@@ -210,13 +212,14 @@ class Results:
             raise ResultsError(f"{source}: schema_version {version}; this videoabnn reads version {SCHEMA_VERSION} "
                                "(re-run the evaluation to refresh the file)")
         attacks = _need(data, "attacks", source, dict)
-        audit = data.get("audit")
+        audit, naive = data.get("audit"), data.get("audit_naive")
         return cls(run=RunInfo.from_dict(_need(data, "run", source, dict), f"{source}: run"),
                    clean=CleanResult.from_dict(_need(data, "clean", source, dict), f"{source}: clean"),
                    attacks={str(k): AttackRow.from_dict(v, f"{source}: attacks.{k}") for k, v in attacks.items()},
                    summary=Summary.from_dict(_need(data, "summary", source, dict), f"{source}: summary"),
                    num_clips=int(_need(data, "num_clips", source, int)), seed=int(_need(data, "seed", source, int)),
                    audit=None if audit is None else AuditResult.from_dict(audit, f"{source}: audit"),
+                   audit_naive=None if naive is None else AuditResult.from_dict(naive, f"{source}: audit_naive"),
                    complete=bool(data.get("complete", True)), data_subset=dict(data.get("data_subset") or {}),
                    skipped_videos=[dict(s) for s in data.get("skipped_videos") or []],
                    provenance=dict(data.get("provenance") or {}), config=dict(data.get("config") or {}),

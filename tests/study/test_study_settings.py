@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from videoabnn.config import ConfigError
+from videoabnn.config import ConfigError, flatten_overrides
 from videoabnn.study import StageRunner, load_study_config, stage_names
-from videoabnn.config import flatten_overrides
 from videoabnn.study.steps import model_config, substitute_config, sweep_points
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "synthetic" / "study.yaml"

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from videoabnn.attacks.base import Attack, attack_mode
 from videoabnn.attacks.blackbox import Square, Transfer
@@ -102,6 +103,7 @@ def audit_gradient_masking(
     frames: str = "all",
     seed: int = 0,
     max_batches: int | None = None,
+    show_progress: bool = True,
 ) -> AuditReport:
     """Run the checklist on ``batches`` ((x, y) pairs or {"clip", "label"} dicts) and report numbers.
 
@@ -121,9 +123,10 @@ def audit_gradient_masking(
         counts[key] = counts.get(key, 0.0) + float(value.float().sum() if isinstance(value, Tensor) else value)
 
     det, finite, n = 0.0, True, 0
-    for b, batch in enumerate(batches):
-        if max_batches is not None and b >= max_batches:
-            break
+    batches = list(batches)[:max_batches] if max_batches is not None else list(batches)
+    bar = tqdm(total=len(batches) * (len(eps_all) + 3 + (surrogate is not None)), desc="gradient-masking audit",
+               leave=False, dynamic_ncols=True, disable=not show_progress)
+    for batch in batches:
         x, y = _batch_xy(batch)
         x, y = x.to(device), y.to(device).long()
         n += x.shape[0]
@@ -131,6 +134,7 @@ def audit_gradient_masking(
         add("clean", clean)
         worst = clean.clone()
         for e in eps_all:
+            bar.set_postfix_str(f"PGD at eps {e * 255:g}/255")
             ce = _predict(model, pgd(e, "ce")(x, y)) == y
             mg = _predict(model, pgd(e, "margin")(x, y)) == y
             add(f"ce@{e}", ce)
@@ -138,25 +142,35 @@ def audit_gradient_masking(
             add(f"worst@{e}", ce & mg & clean)
             if e == eps:
                 worst &= ce & mg
+            bar.update()
+        bar.set_postfix_str(f"{more_steps} steps x {restarts} restarts")
         more = (_predict(model, pgd(eps, "ce", more_steps, restarts)(x, y)) == y) & (
             _predict(model, pgd(eps, "margin", more_steps, restarts)(x, y)) == y
         )
         add("more", more & clean)
         worst &= more
+        bar.update()
+        bar.set_postfix_str(f"Square, {square_queries} queries")
         sq = _predict(model, Square(model, eps=eps, queries=square_queries, p_init=square_p_init, **common)(x, y)) == y
         add("square", sq & clean)
         worst &= sq
+        bar.update()
         if surrogate is not None:
+            bar.set_postfix_str("transfer")
             tr = Transfer(model, surrogate=surrogate, attack="pgd", eps=eps, alpha=2.5 * eps / steps, steps=steps, **common)
             tr_ok = _predict(model, tr(x, y)) == y
             add("transfer", tr_ok & clean)
             worst &= tr_ok
+            bar.update()
         add("worst", worst)
+        bar.set_postfix_str("gradients and determinism")
         zero_ce, zero_mg, fin = _grad_stats(model, x, y)
         add("zero_grad_ce", zero_ce)
         add("zero_grad_margin", zero_mg)
         finite &= fin
         det = max(det, _deterministic(model, x))
+        bar.update()
+    bar.close()
     if n == 0:
         raise ValueError("audit_gradient_masking: no batches given")
     acc = {k: v / n for k, v in counts.items()}
@@ -223,4 +237,16 @@ def _checks(acc, eps, eps_all, large_eps, tol, margin_gap, large_max, zero_tol, 
                              else "NaN or inf in logits or input gradients"))
     checks.append(AuditCheck("deterministic_outputs", det <= 1e-5,
                              f"largest relative difference between two forward passes: {det:.2e}", det, 1e-5))
-    return checks
+    return [_with_remedy(c) for c in checks]
+
+
+REMEDY = ("; gradients look masked: attack through a non-differentiable input transform with BPDA "
+          "(bpda: identity) and average a random one over draws with EOT (eot: k), or fix the broken gradient")
+_MASKING_SIGNS = ("whitebox_beats_blackbox", "whitebox_beats_transfer", "no_zero_gradients", "finite_gradients")
+
+
+def _with_remedy(check: AuditCheck) -> AuditCheck:
+    """A failed check that points at masked gradients names what to do about it."""
+    if check.passed is False and check.name in _MASKING_SIGNS:
+        check.reason += REMEDY
+    return check

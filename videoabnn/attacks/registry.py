@@ -65,11 +65,21 @@ def accepted_params(cls: type) -> set[str]:
     return names - fixed
 
 
+def adaptive_target(model: nn.Module, bpda: str | None, eot: int | None, seed: int | None) -> nn.Module:
+    """What a gradient attack differentiates through: with ``bpda``/``eot`` set and a model behind an
+    input transformation (one with ``attack_view()``), its BPDA/EOT view; otherwise the model itself.
+    Every attack accepts both (``bpda``: auto | none | identity | median; ``eot``: draws per step)."""
+    if (bpda is None and eot is None) or not hasattr(model, "attack_view"):
+        return model
+    return model.attack_view(bpda=bpda or "auto", eot=eot, seed=int(seed or 0))
+
+
 def build_attack(name: str, model: nn.Module, **params: Any):
     """Build a registered attack; unknown names or parameters raise a ValueError naming the valid ones."""
     cls = attack_class(name)
     fixed = _REGISTRY[str(name).lower()][1]
     params = {k: v for k, v in params.items() if k not in ("id", "name")}
+    model = adaptive_target(model, params.pop("bpda", None), params.pop("eot", None), params.get("seed"))
     if not getattr(cls, "open_params", False):
         bad = sorted(set(params) - accepted_params(cls))
         if bad:

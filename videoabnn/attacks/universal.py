@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from videoabnn.attacks.base import Attack, attack_mode, clip_generators, resolve_length
 from videoabnn.attacks.frames import frame_mask
@@ -73,14 +74,18 @@ class UniversalAttack(Attack):
                 "targeted": self.targeted}
 
     # --- training
-    def fit(self, loader: Iterable, epochs: int | None = None, max_batches: int | None = None) -> UniversalAttack:
+    def fit(self, loader: Iterable, epochs: int | None = None, max_batches: int | None = None,
+            show_progress: bool = True) -> UniversalAttack:
         """Train over ``loader`` (targeted attacks need target labels in it) and return self."""
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         gen = torch.Generator(device=device)
         gen.manual_seed(0 if self.seed is None else int(self.seed))
+        epochs = self.epochs if epochs is None else int(epochs)
         with attack_mode(self.model), torch.enable_grad():
-            for _ in range(self.epochs if epochs is None else int(epochs)):
-                for b, batch in enumerate(loader):
+            for epoch in range(epochs):
+                batches = tqdm(loader, desc=f"fitting {self.name} {epoch + 1}/{epochs}", leave=False,
+                               dynamic_ncols=True, disable=not show_progress)
+                for b, batch in enumerate(batches):
                     if max_batches is not None and b >= max_batches:
                         break
                     x, y = _batch_xy(batch)

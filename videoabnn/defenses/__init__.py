@@ -1,5 +1,6 @@
-"""Defenses trained by the engine: training objectives (standard, ABNN, adversarial training
-variants) and Xie et al. feature denoising (registered as model ``feature_denoise``)."""
+"""Defenses: training objectives (standard, ABNN, adversarial training variants), Xie et al. feature
+denoising (registered as model ``feature_denoise``) and input transformations (``transforms``; a model
+behind one is registered as ``transformed``)."""
 
 from videoabnn.defenses.denoise import AFFINITIES, NonLocalDenoise3d, denoise_post_stage, feature_denoise
 from videoabnn.defenses.objectives import (
@@ -12,8 +13,17 @@ from videoabnn.defenses.objectives import (
     attack_factory,
     build_objective,
 )
+from videoabnn.defenses.transformed import AdaptiveView, TransformedModel, wrap_with_transform
+from videoabnn.defenses.transforms import InputTransform, build_transform, list_transforms, register_transform
 
 __all__ = [
+    "AdaptiveView",
+    "InputTransform",
+    "TransformedModel",
+    "build_transform",
+    "list_transforms",
+    "register_transform",
+    "wrap_with_transform",
     "ADVERSARIAL_METHODS",
     "AFFINITIES",
     "DEFAULT_TRAIN_ATTACK",

@@ -14,6 +14,7 @@ with an eps warm-up), ``alp`` (Kannan: the AT mix + lambda * ||f(x) - f(x_adv)||
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,9 +79,17 @@ def attack_factory(attack_cfg: Mapping[str, Any]) -> AttackFactory:
         for key in (*EPS_KEYS, *STEP_KEYS):
             if key in scaled and isinstance(scaled[key], (int, float)):
                 scaled[key] = float(scaled[key]) * scale
-        return build_attack(name, model, seed=seed, **scaled)
+        if hasattr(unwrap_ddp(model), "attack_view"):  # behind an input transform: craft through BPDA, one draw
+            scaled.setdefault("bpda", "auto")
+            scaled.setdefault("eot", 1)
+        return build_attack(name, unwrap_ddp(model) if "bpda" in scaled else model, seed=seed, **scaled)
 
     return make
+
+
+def unwrap_ddp(model: nn.Module) -> nn.Module:
+    """The module inside DistributedDataParallel (the model itself otherwise)."""
+    return getattr(model, "module", model)
 
 
 class Objective:
@@ -101,6 +110,7 @@ class Objective:
         self.eps_warmup_epochs = int(eps_warmup_epochs)
         self.attack: AttackFn | None = None
         self.eps_scale = 1.0
+        self.craft_seconds = 0.0  # wall time spent crafting adversarial examples (the trainer's time shares)
 
     def eps_scale_for(self, epoch: int) -> float:
         """Linear eps warm-up: (epoch + 1) / warm-up epochs, reaching 1 after the warm-up."""
@@ -121,8 +131,11 @@ class Objective:
         """Adversarial examples from this epoch's attack, in full precision."""
         if self.attack is None:
             raise RuntimeError(f"method {self.name!r}: start_epoch() must run before the first batch")
+        start = time.perf_counter()
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return self.attack(x, y).detach()
+            x_adv = self.attack(x, y).detach()
+        self.craft_seconds += time.perf_counter() - start
+        return x_adv
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
         logits = model(x)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-THREAT_MODELS = ("white", "gray", "transfer")
+# naive: white-box through a model's input transformation as autograd sees it (no BPDA/EOT); added
+# beside "white" automatically for models behind one, so the difference is visible
+THREAT_MODELS = ("white", "gray", "transfer", "naive")
 
 
 class EvaluationError(ValueError):

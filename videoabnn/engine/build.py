@@ -80,6 +80,13 @@ def check_weight_files(cfg: Mapping) -> None:
 
 def build_model(cfg: Mapping, num_classes: int, *, load_weights: bool = True) -> nn.Module:
     """The run's model; with ``load_weights`` the configured pretrained/substitute files are read."""
+
+    from videoabnn.defenses import wrap_with_transform
+
+    return wrap_with_transform(_build_network(cfg, num_classes, load_weights), cfg["model"].get("input_transform"))
+
+
+def _build_network(cfg: Mapping, num_classes: int, load_weights: bool) -> nn.Module:
     from videoabnn.models import create_model
 
     arch, kwargs = model_spec(cfg, num_classes)

@@ -69,12 +69,12 @@ __all__ = ["EvaluationError", "evaluate", "predict", "resolve_attacks", "resolve
 # --------------------------------------------------------------------------- predictions
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, batch_ids: Sequence[int], device: torch.device,
-            amp: bool = False, show: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+            amp: bool = False, show: bool = False, desc: str = "clean") -> tuple[Tensor, Tensor, Tensor]:
     """Clean logits, labels and video ids of every clip, gathered over ranks in loader order."""
     was_training = model.training
     model.eval()
     parts = []
-    for b, batch in zip(batch_ids, progress(loader, "clean", enabled=show, total=len(batch_ids))):
+    for b, batch in zip(batch_ids, progress(loader, desc, enabled=show, total=len(batch_ids))):
         with torch.autocast(device_type=device.type, enabled=amp):
             logits = model(batch["clip"].to(device)).float().cpu()
         parts.append((b, logits, batch["label"].cpu(), batch["video"].cpu()))
@@ -141,6 +141,7 @@ class _Evaluation:
         self.records: dict[str, dict] = {}
         self.clean: dict | None = None
         self.audit: dict | None = None
+        self.audit_naive: dict | None = None
         self.digest = file_digest(checkpoint)
         surrogate = cfg["eval"].get("transfer_from")
         self.surrogate_digest = file_digest(surrogate) if surrogate and Path(surrogate).is_file() else None
@@ -154,8 +155,12 @@ class _Evaluation:
 
     def base_key(self) -> dict:
         """Key components shared by every item of this evaluation."""
-        return {"checkpoint": self.digest, "clips": self.clip_digest, "data": self.data_key(),
-                "test_time_bn": bool(self.cfg["eval"].get("test_time_bn")), "versions": code_versions()}
+        key = {"checkpoint": self.digest, "clips": self.clip_digest, "data": self.data_key(),
+               "test_time_bn": bool(self.cfg["eval"].get("test_time_bn")), "versions": code_versions()}
+        if self.cfg["eval"].get("input_transform") is not None:
+            key["input_transform"] = self.cfg["eval"]["input_transform"]
+            key["eot"] = self.cfg["eval"].get("eot")
+        return key
 
     def attack_key(self, spec: Mapping, threat: str, seed: int, earlier: Mapping | None = None) -> dict:
         """``earlier``: the key of the attack this one runs after (its clips are the ones it left correct)."""
@@ -257,6 +262,8 @@ def _check_out_dir(out_dir: Path, digest: str, settings_digest: str) -> None:
 def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str], test_set: Dataset,
          train_set: Dataset | None, meta: dict, settings: dict, results_dir: Path) -> dict:
     model = _defended_model(ev.cfg, ev.checkpoint, ev.device)
+    if hasattr(model, "attack_view") and "white" in threats and "naive" not in threats:
+        threats.insert(threats.index("white") + 1, "naive")  # the autograd-only numbers, beside the adaptive ones
     attackers = _attackers(ev.cfg, model, threats, ev.device)
     loader, batch_ids = eval_loader(test_set, ev.cfg, ev.info, indices=ev.ids)
     write = _writer(ev, specs, threats, test_set, meta, settings, results_dir)
@@ -285,8 +292,18 @@ def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str
             ev.records[name] = record
             write(complete=False)
     if ev.cfg["eval"].get("audit"):
-        ev.audit = _audit(ev, store, model, test_set, attackers.get("transfer"))
+        white = _adaptive_view(ev.cfg, model, seed=int(ev.cfg["seed"]))
+        ev.audit = _audit(ev, store, white, test_set, attackers.get("transfer"), "audit")
+        if white is not model:  # behind an input transform: the naive view must be caught by the audit
+            ev.audit_naive = _audit(ev, store, model, test_set, attackers.get("transfer"), "audit_naive")
     return write(complete=True)
+
+
+def _adaptive_view(cfg: Mapping, model: nn.Module, seed: int) -> nn.Module:
+    """The model an adaptive white-box attacker differentiates through: BPDA/EOT for input transforms."""
+    if not hasattr(model, "attack_view"):
+        return model
+    return model.attack_view(bpda="auto", eot=cfg["eval"].get("eot"), seed=seed)
 
 
 def _writer(ev: _Evaluation, specs: list[dict], threats: list[str], test_set: Dataset, meta: dict, settings: dict,
@@ -346,7 +363,7 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
            "train_seconds": meta.get("train_seconds"), "epochs": meta.get("epochs"),
            "train_cost": dict(meta.get("train_cost") or {})}
     return {"schema_version": SCHEMA_VERSION, "run": run, "clean": clean_summary, "attacks": rows,
-            "summary": summary, "audit": ev.audit, "complete": complete, "num_clips": len(clean["labels"]),
+            "summary": summary, "audit": ev.audit, "audit_naive": ev.audit_naive, "complete": complete, "num_clips": len(clean["labels"]),
             "data_subset": _subset_record(ev, test_set), "skipped_videos": _skipped(test_set),
             "provenance": {"checkpoint_digest": ev.digest, "settings_digest": digest_of(settings, 8),
                            "surrogate_digest": ev.surrogate_digest, "versions": code_versions()},
@@ -373,8 +390,10 @@ def _skipped(dataset: Dataset) -> list[dict[str, str]]:
 
 
 def _defended_model(cfg: Mapping, checkpoint: Path, device: torch.device) -> nn.Module:
-    """The evaluated model (wrapped in test-time BatchNorm when ``eval.test_time_bn``)."""
-    model = _load(checkpoint, device)
+    """The evaluated model (behind ``eval.input_transform``; in test-time BatchNorm when ``eval.test_time_bn``)."""
+    from videoabnn.defenses import wrap_with_transform
+
+    model = wrap_with_transform(_load(checkpoint, device), cfg["eval"].get("input_transform")).eval()
     if cfg["eval"].get("test_time_bn"):
         from videoabnn.abnn import TestTimeBN
 
@@ -386,8 +405,8 @@ def _attackers(cfg: Mapping, model: nn.Module, threats: list[str], device: torch
     """The model each threat model's attacks differentiate through."""
     out: dict[str, nn.Module] = {}
     for th in threats:
-        if th == "white":
-            out[th] = model
+        if th in ("white", "naive"):
+            out[th] = model  # white: build_attack adds BPDA/EOT for models behind an input transform
         elif th == "gray":
             if not hasattr(model, "gray_box"):
                 raise EvaluationError(f"threat model 'gray' needs an ABNN model (one with gray_box()); this "
@@ -419,7 +438,11 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
     from videoabnn.attacks import build_attack
 
     seed = attack_seed(ev.cfg, index)
-    attack = build_attack(spec["name"], attacker, seed=seed, **attack_params(spec))
+    params = attack_params(spec)
+    if threat == "white" and hasattr(attacker, "attack_view"):  # adaptive: BPDA for non-differentiable, EOT for random
+        params.setdefault("bpda", "auto")
+        params.setdefault("eot", ev.cfg["eval"].get("eot"))
+    attack = build_attack(spec["name"], attacker, seed=seed, **params)
     start = time.perf_counter()
     artifact = None
     if hasattr(attack, "fit"):
@@ -445,6 +468,9 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
     log.info("%s: clip accuracy %.4f (%.1f s)", desc, M.clip_correct(logits, ev.clean["labels"]).float().mean(),
              seconds)
     details = attack.settings() if hasattr(attack, "settings") else {}
+    view = getattr(attack, "model", None)
+    if hasattr(view, "settings") and hasattr(view, "bpda"):
+        details = {**details, **view.settings()}
     if earlier is not None:
         details = {**details, "after": spec["after"]}
     return {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds, "artifact": artifact,
@@ -531,14 +557,16 @@ def audit_clip_ids(ev: _Evaluation, test_set: Dataset) -> list[int]:
 
 
 def _audit(ev: _Evaluation, store: ItemStore, model: nn.Module, test_set: Dataset,
-           surrogate: nn.Module | None) -> dict | None:
+           surrogate: nn.Module | None, name: str = "audit") -> dict | None:
     """Gradient-masking checks on a stratified subset of the evaluated clips (rank 0; shared with all)."""
     from videoabnn.attacks import audit_gradient_masking
 
     ids = audit_clip_ids(ev, test_set)
     key = {**ev.base_key(), "audit_clips": digest_of(ids), "seed": int(ev.cfg["seed"]),
            "surrogate": ev.surrogate_digest if surrogate is not None else None}
-    found = store.get("audit", key)
+    if name != "audit":
+        key["view"] = name
+    found = store.get(name, key)
     if found is not None:
         return found["report"]
     report = None
@@ -548,5 +576,5 @@ def _audit(ev: _Evaluation, store: ItemStore, model: nn.Module, test_set: Datase
         log.info("gradient-masking audit on %d clips", len(ids))
         report = audit_gradient_masking(model, batches, surrogate, seed=int(ev.cfg["seed"])).to_dict()
         report["settings"]["clip_ids"] = ids
-        store.put("audit", key, {"report": report})
+        store.put(name, key, {"report": report})
     return broadcast_object(report)

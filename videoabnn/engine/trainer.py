@@ -286,7 +286,7 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
             state.pass_flops = measure_pass_flops(plain, tuple(train_set[0]["clip"].shape), device)
         last_epoch = epoch == int(t["epochs"]) - 1
         if val_loader is not None and ((epoch + 1) % int(t["eval_every"]) == 0 or last_epoch):
-            record.update(_validate(plain, val_loader, device, amp))
+            record.update(_validate(plain, val_loader, device, amp, show=info.is_main))
         # best = highest clean validation clip accuracy (training accuracy when there is no validation set)
         metric = record.get("val_clip_acc", record["acc"] if val_loader is None else None)
         is_best = metric is not None and metric > state.best_metric
@@ -355,10 +355,13 @@ def _train_epoch(model: nn.Module, plain: nn.Module, objective: Any, loader: Any
     passes: dict[str, float] = {}
     lr = optimizer.param_groups[0]["lr"]
     start = time.perf_counter()
+    objective.craft_seconds = 0.0
+    data_seconds, waited = 0.0, start
     bar = progress(loader, desc=f"epoch {epoch + 1}/{t['epochs']}", enabled=show, total=total)
     for i, batch in enumerate(bar):
         if i >= total:
             break
+        data_seconds += time.perf_counter() - waited
         x = batch["clip"].to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -385,23 +388,28 @@ def _train_epoch(model: nn.Module, plain: nn.Module, objective: Any, loader: Any
             passes[k] = passes.get(k, 0.0) + v * n
         if show and i % max(int(t["log_interval"]), 1) == 0 and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{out.loss.item():.4f}")
+        waited = time.perf_counter()
     seconds = time.perf_counter() - start
     keys, kinds = sorted(extra), sorted(passes)
     totals = all_reduce_sum([sums["loss"], sums["correct"], sums["n"], *(extra[k] for k in keys),
                              *(passes[k] for k in kinds)], device)
     n = max(totals[2], 1.0)
+    craft = float(getattr(objective, "craft_seconds", 0.0))
     record = {"epoch": epoch, "lr": lr, "loss": totals[0] / n, "acc": totals[1] / n, "seconds": seconds,
-              "eps_scale": getattr(objective, "eps_scale", 1.0)}
+              "eps_scale": getattr(objective, "eps_scale", 1.0),
+              # where the epoch's wall time went: waiting for data, crafting attacks, the rest (model step)
+              "data_seconds": data_seconds, "attack_seconds": craft,
+              "step_seconds": max(seconds - data_seconds - craft, 0.0)}
     record.update({f"train_{k}": v / n for k, v in zip(keys, totals[3:3 + len(keys)])})
     record["passes"] = dict(zip(kinds, totals[3 + len(keys):]))
     return record
 
 
-def _validate(model: nn.Module, val: tuple, device: torch.device, amp: bool) -> dict:
+def _validate(model: nn.Module, val: tuple, device: torch.device, amp: bool, show: bool = False) -> dict:
     """Clean clip and video accuracy on the validation split (gathered over ranks)."""
     loader, batch_ids = val
     start = time.perf_counter()
-    logits, labels, videos = predict(model, loader, batch_ids, device, amp=amp)
+    logits, labels, videos = predict(model, loader, batch_ids, device, amp=amp, show=show, desc="validation")
     return {"val_clip_acc": clip_accuracy(logits, labels), "val_video_acc": video_accuracy(logits, labels, videos),
             "val_seconds": time.perf_counter() - start}
 

@@ -16,7 +16,8 @@ from videoabnn.results import Results
 from videoabnn.results import load_results as schema_load
 
 WHITE = "white"
-THREAT_TITLES = {"white": "white-box", "gray": "gray-box", "transfer": "transfer"}
+THREAT_TITLES = {"white": "white-box", "gray": "gray-box", "transfer": "transfer",
+                 "naive": "naive white-box (autograd through the input transform, no BPDA/EOT)"}
 
 
 def load_results(paths: Iterable[str | os.PathLike]) -> list[dict]:

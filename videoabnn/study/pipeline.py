@@ -33,6 +33,8 @@ def stage_names(cfg: Mapping, first_seed: bool = True) -> list[str]:
     out += [f"train_{n}" for n in names] + [f"eval_{n}" for n in names]
     if first_seed:
         out += [f"sweep_{k}" for k in sweeps]
+        if (steps.section(cfg, "input_transforms", {}) or {}).get("transforms"):
+            out.append("input_transforms")
         if steps.section(cfg, "examples", {}).get("enabled", True):
             out.append("examples")
     return out
@@ -86,6 +88,9 @@ def aggregate_seeds(work: Path, seeds: list[int], names: list[str]) -> None:
         per_seed = [with_training_cost(read_json(work / "seeds" / str(s) / "results" / f"{name}.json"),
                                        work / "seeds" / str(s), name) for s in seeds]
         atomic_write_json(work / "results" / f"{name}.json", aggregate_results(per_seed, seeds))
+    transforms = work / "seeds" / str(seeds[0]) / "results" / "transforms.json"
+    if transforms.is_file():  # the first seed's (like the sweeps' examples)
+        atomic_write_json(work / "results" / "transforms.json", read_json(transforms))
     first = work / "seeds" / str(seeds[0]) / "results" / "sweeps"
     for path in sorted(first.glob("*.json")):
         found = [work / "seeds" / str(s) / "results" / "sweeps" / path.name for s in seeds]
@@ -149,6 +154,10 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_s
             kind = stage[len("sweep_"):]
             runner.run(stage, lambda k=kind: steps.run_sweep(cfg, k, trained, run_cfgs), files=lambda o: [o["sweep"]],
                        key={"checkpoints": digests, "sweep": cfg["study"]["sweeps"][kind], "seed": cfg["seed"]})
+    if "input_transforms" in plan:
+        runner.run("input_transforms", lambda: steps.run_input_transforms(cfg, trained, run_cfgs),
+                   files=lambda o: [o["transforms"]],
+                   key={"checkpoints": digests, "spec": cfg["study"]["input_transforms"], "eval": cfg["eval"]})
     examples = {"examples": []}
     if "examples" in plan:
         examples = runner.run("examples", lambda: steps.make_examples(cfg, trained, run_cfgs),

@@ -360,3 +360,54 @@ def _correctly_classified(model, test_set, start: int, tries: int = 64):
             if int(model(x).argmax(1)) == int(y):
                 return x, y
     return first
+
+
+# --------------------------------------------------------------------------- input transformations
+def run_input_transforms(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: Mapping[str, Config]) -> dict:
+    """``study.input_transforms``: one model (default: standard) behind each transform, white-box naive
+    (autograd through the transform) and adaptive (BPDA for non-differentiable, EOT for random ones),
+    in one table (``results/transforms.json``) with seconds per clip."""
+    import time
+
+    import torch
+
+    from videoabnn.defenses import wrap_with_transform
+    from videoabnn.engine import evaluate
+    from videoabnn.engine.build import split_dataset
+    from videoabnn.models import load_model
+
+    spec = dict(section(cfg, "input_transforms", {}) or {})
+    name = spec.get("model", "standard")
+    wanted = spec.get("attacks") or ["pgd_linf_4"]
+    attacks = [a for a in attack_specs(cfg) if a["id"] in wanted]
+    checkpoint = work_dir(cfg) / trained[name]["checkpoint"]
+    test_set = split_dataset(model_cfgs[name], "test")
+    batch = torch.stack([test_set[i]["clip"] for i in range(min(len(test_set), 16))])
+    rows = []
+    for transform in spec.get("transforms") or []:
+        label = transform if isinstance(transform, str) else transform["name"]
+        run_cfg = derived_config(model_cfgs[name], {"eval.input_transform": transform, "eval.threat_models": ["white"],
+                                                    "eval.audit": bool(spec.get("audit", False)),
+                                                    "eval.max_batches": spec.get("max_batches",
+                                                                                 cfg["eval"].get("max_batches"))},
+                                 "study.input_transforms")
+        res = evaluate(run_cfg, checkpoint, attacks=attacks, eval_root=work_dir(cfg) / "evals" / f"{name}_{label}")
+        model = wrap_with_transform(load_model(checkpoint), transform).eval()
+        start = time.perf_counter()
+        with torch.no_grad():
+            model(batch)
+        forward = (time.perf_counter() - start) / len(batch)
+        for attack in attacks:
+            adaptive, naive = res["attacks"][attack["id"]], res["attacks"][f"{attack['id']}@naive"]
+            rows.append({"transform": label, "spec": transform, "attack": attack["id"],
+                         "clean": res["clean"]["clip_acc"], "naive": naive["clip_acc"], "adaptive": adaptive["clip_acc"],
+                         "bpda": adaptive["details"].get("bpda"), "eot": adaptive["details"].get("eot"),
+                         "seconds_per_clip": {"forward": forward, "naive": naive["seconds"] / res["num_clips"],
+                                              "adaptive": adaptive["seconds"] / res["num_clips"]},
+                         "audit_naive": (res.get("audit_naive") or {}).get("passed"),
+                         "audit_adaptive": (res.get("audit") or {}).get("passed")})
+    plain = json.loads((work_dir(cfg) / "results" / f"{name}.json").read_text())
+    out = {"model": name, "clean_without_transform": plain["clean"]["clip_acc"], "rows": rows,
+           "undefended": {a["id"]: plain["attacks"][a["id"]]["clip_acc"] for a in attacks if a["id"] in plain["attacks"]}}
+    path = atomic_write_json(work_dir(cfg) / "results" / "transforms.json", out)
+    return {"transforms": rel(cfg, path)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,12 +13,24 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ROOT = "videoabnn"
 
 
+class _Stderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is at the time of each record (test captures, redirects)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it; the property always reads sys.stderr
+        pass
+
+
 def setup_console(level: int = logging.INFO) -> None:
     """INFO messages of every videoabnn logger on stderr (once; tools call this at start)."""
     logger = logging.getLogger(ROOT)
     logger.setLevel(min(logger.level or level, level))
     if not any(getattr(h, "_videoabnn_console", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._videoabnn_console = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

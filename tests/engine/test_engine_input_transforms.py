@@ -1,0 +1,29 @@
+"""A model behind a non-differentiable input transform (per-frame JPEG): the naive white-box numbers look robust, the
+adaptive ones (BPDA) do not, and the gradient-masking audit flags the naive view but not the adaptive one."""
+
+import pytest
+
+from videoabnn.engine import evaluate, train
+
+
+@pytest.fixture
+def trained(tiny_cfg, toy_sets):
+    cfg = tiny_cfg("standard", **{"train.epochs": 15})  # enough steps for BatchNorm's running statistics
+    return train(cfg, train_set=toy_sets[0], val_set=toy_sets[1]) / "last.pt"
+
+
+def test_naive_evaluation_looks_robust_adaptive_does_not_and_the_audit_says_why(trained, tiny_cfg, toy_sets, tmp_path):
+    cfg = tiny_cfg("standard", **{"eval.input_transform": {"name": "jpeg", "quality": 75}, "eval.audit": True,
+                                  "eval.audit_batches": 1})
+    pgd = {"id": "pgd", "name": "pgd", "eps": 48 / 255, "alpha": 8 / 255, "steps": 10}
+    res = evaluate(cfg, trained, attacks=[pgd], out_dir=tmp_path / "eval", test_set=toy_sets[1])
+    clean, adaptive, naive = res["clean"]["clip_acc"], res["attacks"]["pgd"], res["attacks"]["pgd@naive"]
+    assert adaptive["threat"] == "white" and naive["threat"] == "naive"
+    assert adaptive["details"]["bpda"] == "identity" and adaptive["details"]["eot"] == 1
+    assert clean >= 0.9 and naive["clip_acc"] == pytest.approx(clean)  # a zero gradient moves nothing
+    assert naive["clip_acc"] >= adaptive["clip_acc"] + 0.3  # clearly higher than with BPDA
+    checks = {c["name"]: c for c in res["audit_naive"]["checks"]}
+    assert not res["audit_naive"]["passed"] and checks["no_zero_gradients"]["passed"] is False
+    assert "BPDA" in checks["no_zero_gradients"]["reason"]
+    adaptive_checks = {c["name"]: c["passed"] for c in res["audit"]["checks"]}
+    assert adaptive_checks["no_zero_gradients"] and adaptive_checks["whitebox_beats_blackbox"]

@@ -1,0 +1,110 @@
+"""A model behind an input transformation, and the views an honest attacker differentiates through.
+
+``TransformedModel(model, transform)`` classifies ``transform(x)``; saved and loaded like any registry
+model (arch ``transformed``). What an attacker gets from it:
+
+- the model itself (naive): autograd through the transform as it is. A non-differentiable transform
+  gives a zero gradient (the output is detached and re-attached as a constant), which is exactly
+  what fools a naive evaluation and what the gradient-masking audit must catch;
+- ``attack_view(bpda=..., eot=k, seed=s)``: BPDA (Athalye et al. 2018) replaces the backward pass of
+  the transform by the identity (``x + (t(x) - x).detach()``: forward value unchanged) or by a named
+  differentiable approximation; EOT averages over k draws of the transform's randomness. The view
+  returns the mean over draws of the log-probabilities, so a cross-entropy loss on it is the mean
+  of the draws' losses and its gradient the mean of their gradients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from videoabnn.defenses.transforms import InputTransform, MedianSmoothing, build_transform
+from videoabnn.models.registry import SPEC_ATTR, create_model, register_model
+
+BPDA_CHOICES = ("auto", "none", "identity", "median")
+
+
+class TransformedModel(nn.Module):
+    """``model(transform(x))`` with the transform's gradient as autograd gives it (the naive view)."""
+
+    def __init__(self, model: nn.Module, transform: InputTransform) -> None:
+        super().__init__()
+        self.model, self.transform = model, transform
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(_naive(self.transform, x))
+
+    def attack_view(self, bpda: str = "auto", eot: int | None = None, seed: int = 0) -> AdaptiveView:
+        """The view an adaptive attacker uses: ``bpda`` (auto: identity for non-differentiable transforms)
+        and ``eot`` draws (None: 8 for random transforms, 1 otherwise) from ``seed``."""
+        if bpda not in BPDA_CHOICES:
+            raise ValueError(f"bpda: expected one of {', '.join(BPDA_CHOICES)}, got {bpda!r}")
+        if bpda == "auto":
+            bpda = "none" if self.transform.differentiable else "identity"
+        eot = (8 if self.transform.random else 1) if eot is None else int(eot)
+        if eot < 1:
+            raise ValueError(f"eot: expected a number of draws >= 1, got {eot}")
+        return AdaptiveView(self, bpda, eot, int(seed))
+
+
+def _naive(transform: InputTransform, x: Tensor, draw: int = 0) -> Tensor:
+    """The transform as autograd sees it; a non-differentiable one becomes a constant (zero gradient)."""
+    out = transform(x, draw)
+    if transform.differentiable:
+        return out
+    return x * 0 + out.detach()
+
+
+class AdaptiveView(nn.Module):
+    """BPDA and EOT through a :class:`TransformedModel` (see the module docstring)."""
+
+    def __init__(self, inner: TransformedModel, bpda: str, eot: int, seed: int) -> None:
+        super().__init__()
+        self.inner, self.bpda, self.eot, self.seed = inner, bpda, eot, seed
+        self._median = MedianSmoothing(3)
+
+    def settings(self) -> dict[str, Any]:
+        return {"bpda": self.bpda, "eot": self.eot, "transform": self.inner.transform.spec()}
+
+    def forward(self, x: Tensor) -> Tensor:
+        t = self.inner.transform
+        if self.eot == 1 and not t.random:
+            return self.inner.model(self._through(x, 0))
+        draws = [torch.log_softmax(self.inner.model(self._through(x, 1 + self.seed * 1000 + j)).float(), dim=1)
+                 for j in range(self.eot)]
+        return torch.stack(draws).mean(dim=0)
+
+    def _through(self, x: Tensor, draw: int) -> Tensor:
+        t = self.inner.transform
+        out = t(x, draw)
+        if self.bpda == "none":
+            return out if t.differentiable else x * 0 + out.detach()
+        if self.bpda == "identity":
+            return x + (out - x).detach()
+        approx = self._median(x)  # a differentiable stand-in with the transform's forward value
+        return approx + (out - approx).detach()
+
+
+@register_model("transformed", family="defense",
+                description="any registry model behind an input transformation (videoabnn.defenses.transforms)")
+def build_transformed(num_classes: int, model: Mapping[str, Any], transform: Mapping[str, Any]) -> TransformedModel:
+    """``model`` (``{"arch", "kwargs"}``) behind ``transform`` (a transform spec); what checkpoints rebuild."""
+    inner = create_model(model["arch"], num_classes, **dict(model.get("kwargs") or {}))
+    return TransformedModel(inner, build_transform(transform))
+
+
+def wrap_with_transform(model: nn.Module, spec: str | Mapping[str, Any] | None) -> nn.Module:
+    """``model`` behind ``build_transform(spec)`` (``spec`` None: the model unchanged), with a registry spec
+    so that ``save_model`` writes a checkpoint ``load_model`` rebuilds."""
+    if spec is None:
+        return model
+    wrapped = TransformedModel(model, build_transform(spec))
+    inner_spec = getattr(model, SPEC_ATTR, None)
+    if inner_spec is not None:
+        setattr(wrapped, SPEC_ATTR, {"arch": "transformed", "num_classes": inner_spec["num_classes"],
+                                     "kwargs": {"model": {"arch": inner_spec["arch"], "kwargs": inner_spec["kwargs"]},
+                                                "transform": wrapped.transform.spec()}})
+    return wrapped.train(model.training)
