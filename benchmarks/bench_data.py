@@ -151,6 +151,42 @@ def index_timing(tmp: Path, n: int = 1000) -> dict:
     return timings
 
 
+def test_time_decoding(root: Path, clips_per_video: int = 10, three_crop: bool = True) -> dict:
+    """Multi-clip test evaluation (10 clips x 3 crops per video): decoder opens per video and clips/s,
+    our dataset (one decode per video) vs decoding every clip and crop separately (the old path)."""
+    from unittest import mock
+
+    from videoabnn.data import dataset as dataset_module
+    from videoabnn.data.decode import open_video
+
+    ds = UCF101(root, split=1, train=False, frames=FRAMES, short_side=SHORT_SIDE, crop=CROP,
+                clips_per_video=clips_per_video, three_crop=three_crop)
+    videos = min(len(ds.videos), 4)
+    items = videos * ds.clips_per_video
+    opens = []
+
+    def counting(path, backend="auto"):
+        opens.append(path)
+        return open_video(path, backend)
+
+    with mock.patch.object(dataset_module, "open_video", counting):
+        start = time.perf_counter()
+        once = [ds[i]["clip"] for i in range(items)]
+        once_s = time.perf_counter() - start
+    per_video = len(opens) / videos
+    def per_clip(video: int, path: Path, clip: int):  # the old path: decode this clip's frames, every time
+        return ds._frames(path, lambda n: dataset_module.uniform_clip_indices(
+            n, ds.frames, ds.stride, ds.num_clips, clip, ds.short_video, str(path)))
+
+    with mock.patch.object(ds, "_test_frames", per_clip):
+        start = time.perf_counter()
+        for i in range(items):
+            assert torch.equal(ds[i]["clip"], once[i])  # the same clips
+        each_s = time.perf_counter() - start
+    return {"decodes_per_video": per_video, "items_per_video": ds.clips_per_video,
+            "once_cps": items / once_s, "each_cps": items / each_s}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--videos", type=int, default=16, help="generated 320x240 videos")
@@ -194,6 +230,10 @@ def main() -> None:
         print(f"  {name:32s}" + "".join(f"{results[(name, w)] / results[(ref, w)]:>10.2f}x" for w in a.workers))
     print(f"default path (backend auto -> {backends[0]}, no cache): "
           + ", ".join(f"{results[(default, w)] / results[(ref, w)]:.2f}x at {w} workers" for w in a.workers))
+    tt = test_time_decoding(root)
+    print(f"\ntest time, {tt['items_per_video']} clips x crops per video (10 clips x 3 crops): "
+          f"{tt['decodes_per_video']:.0f} decode per video; {tt['once_cps']:.1f} clips/s decoding each video once "
+          f"vs {tt['each_cps']:.1f} clips/s decoding every clip and crop ({tt['once_cps'] / tt['each_cps']:.1f}x)")
     idx = index_timing(tmp)
     print("\nindex building, best of 3, per 1,000 videos (ours reads the split files and stats every video;")
     print("pytorchvideo reads its csv without touching the videos):")

@@ -122,6 +122,7 @@ class Train(Section):
     label_smoothing: Fraction
     amp: AutoBool
     channels_last: AutoBool
+    deterministic: StrictBool
     grad_clip: PosFloat | None
     log_interval: PosInt
     eval_every: NonNegInt

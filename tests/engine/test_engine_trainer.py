@@ -60,10 +60,14 @@ def test_summary_records_training_cost(tiny_cfg, toy_sets):
 
 
 def test_resume_reproduces_uninterrupted_run(tiny_cfg, toy_sets, tmp_path, monkeypatch):
-    full = tiny_cfg("at", work_dir=str(tmp_path / "full"), **{"train.scheduler": "cosine"})
+    """With train.deterministic on (what a bit-exact resume on a GPU needs), a resumed run equals an
+    uninterrupted one bit for bit."""
+    over = {"train.scheduler": "cosine", "train.deterministic": True}
+    full = tiny_cfg("at", work_dir=str(tmp_path / "full"), **over)
     ref = train(full, train_set=toy_sets[0], val_set=toy_sets[1])
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
 
-    cut = tiny_cfg("at", work_dir=str(tmp_path / "cut"), **{"train.scheduler": "cosine"})
+    cut = tiny_cfg("at", work_dir=str(tmp_path / "cut"), **over)
     original = trainer_mod._train_epoch
 
     def crash_in_second_epoch(*args, **kwargs):
@@ -89,6 +93,15 @@ def test_resume_reproduces_uninterrupted_run(tiny_cfg, toy_sets, tmp_path, monke
     log_a = [{k: r.get(k) for k in keys} for r in map(json.loads, (ref / "log.jsonl").read_text().splitlines())]
     log_b = [{k: r.get(k) for k in keys} for r in map(json.loads, (resumed / "log.jsonl").read_text().splitlines())]
     assert log_a == log_b and len(log_b) == 3
+
+
+def test_determinism_switch_defaults_to_fast_kernels(tiny_cfg, toy_sets):
+    before = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        train(tiny_cfg("standard", **{"train.epochs": 1}), train_set=toy_sets[0], val_set=toy_sets[1])
+        assert not torch.backends.cudnn.deterministic and torch.backends.cudnn.benchmark
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before
 
 
 def test_resume_without_checkpoint_and_existing_run_errors(tiny_cfg, toy_sets):

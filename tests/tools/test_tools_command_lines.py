@@ -113,3 +113,30 @@ def _toy_root(tmp_path: Path) -> Path:
     root = tmp_path / "synthetic"
     generate_synthetic(root, "study", "ucf101", "quick", workers=1)
     return root
+
+
+def test_skipped_videos_reach_results_json_and_the_console(synthetic_ucf_root, tmp_path, capsys):
+    """A corrupt test video with data.skip_unreadable=true: named (with ffmpeg's complaint) on the console
+    at INFO/WARNING and recorded in results.json; ffmpeg's own stderr chatter stays out."""
+    from videoabnn.cli import test as test_tool
+    from videoabnn.models import create_model, save_model
+
+    root = tmp_path / "ucf"
+    shutil.copytree(synthetic_ucf_root, root)
+    listed = (root / "ucfTrainTestlist" / "testlist01.txt").read_text().split()[0]
+    (root / "UCF-101" / listed).write_bytes(b"RIFF\0\0\0\0AVI LIST garbage")
+    save_model(create_model("tiny_r3d", 4, width=4), tmp_path / "m.pt")
+    cfg = str(REPO / "configs" / "synthetic" / "standard.yaml")
+    rc = test_tool.main([cfg, str(tmp_path / "m.pt"), "--attacks", "none", f"data.root={root}",
+                         "data.synthetic.preset=quick", "data.synthetic.generate=false", "data.skip_unreadable=true",
+                         "data.frames=4", "data.short_side=20", "data.crop=16", "model.kwargs.width=4",
+                         f"work_dir={tmp_path / 'w'}", "eval.audit=false", "threads=1", "--out-dir",
+                         str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    skipped = results["skipped_videos"]
+    assert len(skipped) == 1 and skipped[0]["path"].endswith(Path(listed).name)
+    assert "Invalid data" in skipped[0]["cause"]  # the decoder's own complaint, not a PermissionError
+    assert "skipped 1 of" in err and "INFO videoabnn.engine.evaluator: evaluating" in err
+    assert "ERROR opening" not in err  # decord's C++ logger never sees the file

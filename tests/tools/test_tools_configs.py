@@ -86,7 +86,7 @@ def test_config_runs_one_training_batch(path, tmp_path):
 
     over = [f"work_dir={tmp_path}", "train.epochs=1", "train.max_batches=1", "train.eval_every=0",
             "train.warmup_epochs=0", "data.batch_size=2", "model.pretrained=null", "abnn.substitute.checkpoint=null",
-            "device=cpu", "threads=1"]
+            "data.num_workers=0", "device=cpu", "threads=1"]
     if path.parent.name in ("ucf101", "hmdb51"):
         over += ["model.name=tiny_r3d", "model.kwargs={width: 4}", "abnn.substitute.name=tiny_r3d",
                  "abnn.substitute.kwargs={width: 4}"]

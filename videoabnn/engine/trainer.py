@@ -58,12 +58,20 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return int(np.random.SeedSequence([int(seed), int(epoch), int(rank)]).generate_state(1)[0])
 
 
-def seed_epoch(seed: int, epoch: int, rank: int, generator: torch.Generator) -> int:
+def seed_epoch(seed: int, epoch: int, rank: int, generator: torch.Generator, deterministic: bool = False) -> int:
     """Seed every global RNG and the loader generator for this epoch; return the epoch seed."""
     s = epoch_seed(seed, epoch, rank)
-    seed_everything(s)
+    seed_everything(s, deterministic=deterministic)
     generator.manual_seed(s)
     return s
+
+
+def set_determinism(deterministic: bool) -> None:
+    """``train.deterministic``: cuDNN's deterministic kernels (bit-exact reruns and resumes on a GPU) or its
+    autotuned fastest ones (``cudnn.benchmark``; the default, 3D convolutions are much faster). CPU runs are
+    deterministic either way."""
+    torch.backends.cudnn.deterministic = bool(deterministic)
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def lr_factor(epoch: int, t: Mapping[str, Any]) -> float:
@@ -235,7 +243,9 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
                      "extend it)", run_dir, done, int(t["epochs"]))
             return run_dir
     seed = int(cfg["seed"])
-    seed_everything(seed)
+    deterministic = bool(t["deterministic"])
+    seed_everything(seed, deterministic=deterministic)
+    set_determinism(deterministic)
     objective = build_training_objective(cfg, attack)
     if not resume:
         check_weight_files(cfg)
@@ -271,7 +281,7 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         save_config(cfg, run_dir / "config.yaml")
     val_loader = eval_loader(val_set, cfg, info) if val_set is not None else None
     for epoch in range(state.epoch + 1, int(t["epochs"])):
-        s = seed_epoch(seed, epoch, info.rank, generator)
+        s = seed_epoch(seed, epoch, info.rank, generator, deterministic)
         sampler.set_epoch(epoch)
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
