@@ -129,6 +129,9 @@ class Summary:
     acc_all_video: float | None = None
     worst_case: dict[str, float] = field(default_factory=dict)
     worst_case_attacks: dict[str, list[str]] = field(default_factory=dict)
+    # per threat model, per norm-ball budget ("linf 4/255"): {"clip_acc", "attacks"}, the worst case over
+    # the attacks within that ball (the robust accuracy a reader compares across defenses)
+    worst_case_budget: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping, source: str) -> Summary:
@@ -140,7 +143,9 @@ class Summary:
                    acc_adv_video=_fraction(data, "acc_adv_video", source, False),
                    acc_all_video=_fraction(data, "acc_all_video", source, False),
                    worst_case={k: float(v) for k, v in worst.items() if v is not None},
-                   worst_case_attacks={k: list(v) for k, v in (data.get("worst_case_attacks") or {}).items()})
+                   worst_case_attacks={k: list(v) for k, v in (data.get("worst_case_attacks") or {}).items()},
+                   worst_case_budget={str(th): {str(b): dict(v) for b, v in budgets.items()}
+                                      for th, budgets in (data.get("worst_case_budget") or {}).items()})
 
 
 @dataclass

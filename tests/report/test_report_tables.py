@@ -58,7 +58,7 @@ def test_reading_is_computed_from_the_numbers(results):
     assert verdicts["higher clean accuracy than adversarial training (pgd_at)"] is True
     assert not any("gray-box" in k for k in verdicts)  # claims compare equal threat models only
     # 4% vs 5%: a difference inside the 2-point tolerance is not distinguishable
-    assert verdicts["more robust than the undefended model (white-box worst case, both models)"] is None
+    assert verdicts["more robust than the undefended model (white-box, worst case over every attack, both models)"] is None
     # flip the numbers: the reading follows them
     for r in results:
         if r["run"]["method"] == "abnn":
@@ -105,7 +105,7 @@ def test_claims_say_not_distinguishable_when_the_seed_spread_covers_the_differen
     pgd = seeds("pgd_at", [0.80, 0.81, 0.82], [0.50, 0.52, 0.51])
     verdicts = {c["claim"]: c["holds"] for c in claims([std, abnn, pgd])}
     # ABNN 20 +- 10 vs 16 +- 1 points: the difference is inside the spread
-    assert verdicts["more robust than the undefended model (white-box worst case, both models)"] is None
+    assert verdicts["more robust than the undefended model (white-box, worst case over every attack, both models)"] is None
     # 93 +- 3 vs 81 +- 1: clearly higher
     assert verdicts["higher clean accuracy than adversarial training (pgd_at)"] is True
     table = results_table([std, abnn, pgd])

@@ -13,7 +13,9 @@ from videoabnn.attacks.multav import MultAV
 from videoabnn.attacks.physical import ROA, Framing, SaltPepper
 from videoabnn.attacks.registry import (
     ATTACK_PRESETS,
+    attack_budget,
     attack_class,
+    budget_label,
     build_attack,
     list_attacks,
     register_attack,
@@ -45,6 +47,8 @@ __all__ = [
     "attack_class",
     "attack_mode",
     "audit_gradient_masking",
+    "attack_budget",
+    "budget_label",
     "build_attack",
     "clip_generators",
     "dlr_loss",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
@@ -85,6 +86,29 @@ def build_attack(name: str, model: nn.Module, **params: Any):
         if bad:
             raise ValueError(f"attack {name!r}: unknown parameter(s) {bad}; accepted: {sorted(accepted_params(cls))}")
     return cls(model, **{**fixed, **params})
+
+
+def attack_budget(name: str, params: Mapping[str, Any]) -> tuple[str, float] | None:
+    """The norm ball an attack works in, ``("linf" | "l2", eps)``, or None for attacks without one
+    (stickers, framing, patches). Every attack in a ball of radius <= eps is one threat model at eps: their
+    per-clip worst case is the robust accuracy at that budget."""
+    cls = attack_class(name)
+    fixed = _REGISTRY[str(name).lower()][1]
+    kwargs = {k: v for k, v in {**fixed, **params}.items() if k in accepted_params(cls) or k in fixed}
+    try:
+        attack = cls(nn.Identity(), **kwargs)
+    except (TypeError, ValueError):  # needs more than a model to exist: no norm-ball budget to read
+        return None
+    norm = str(getattr(attack, "norm", None) or getattr(attack, "threat", "none")).lower()
+    eps = getattr(attack, "eps", None)
+    if norm not in ("linf", "l2") or eps is None:
+        return None
+    return norm, float(eps)
+
+
+def budget_label(norm: str, eps: float) -> str:
+    """``"linf 4/255"`` (Linf radii on the 0-255 scale) or ``"l2 1"``."""
+    return f"linf {eps * 255:.3g}/255" if norm == "linf" else f"{norm} {eps:.3g}"
 
 
 def _e(v: float) -> float:

@@ -323,6 +323,23 @@ def _writer(ev: _Evaluation, specs: list[dict], threats: list[str], test_set: Da
     return write
 
 
+def budget_worst_cases(specs: list[dict], correct: Mapping[str, Tensor], clean_correct: Tensor) -> dict:
+    """Robust accuracy per norm-ball budget: ``{"linf 4/255": {"clip_acc", "attacks"}}``, the per-clip
+    worst case over every attack in a ball of that norm with radius <= the budget (an attack at 4/255 is
+    also an attack at 8/255). Attacks without a norm ball (patches, stickers) have no budget."""
+    from videoabnn.attacks import attack_budget, budget_label
+
+    balls = {s["id"]: attack_budget(s["name"], attack_params(s)) for s in specs if s["id"] in correct}
+    balls = {k: b for k, b in balls.items() if b is not None}
+    out = {}
+    for norm, eps in sorted(set(balls.values())):
+        within = sorted(k for k, (n, e) in balls.items() if n == norm and e <= eps + 1e-9)
+        out[budget_label(norm, eps)] = {"clip_acc": M.worst_case_accuracy({k: correct[k] for k in within},
+                                                                            clean_correct),
+                                        "attacks": within}
+    return out
+
+
 def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_set: Dataset, meta: dict,
                   settings: dict, complete: bool) -> dict:
     """The results dict (schema ``videoabnn.results.Results``) of the records computed so far."""
@@ -357,6 +374,7 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
         "acc_all_video": M.acc_all(clean_summary["video_acc"], [v["video_acc"] for v in head]),
         "worst_case": {th: M.worst_case_accuracy(v, clean_correct) for th, v in by_threat.items() if v},
         "worst_case_attacks": {th: sorted(v) for th, v in by_threat.items() if v},
+        "worst_case_budget": {th: budget_worst_cases(specs, v, clean_correct) for th, v in by_threat.items() if v},
     }
     run = {"name": meta.get("run_name", ev.cfg["name"]), "method": meta.get("method", ev.cfg["train"]["method"]),
            "checkpoint": str(ev.checkpoint), "checkpoint_digest": ev.digest,

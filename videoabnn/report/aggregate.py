@@ -16,6 +16,7 @@ from typing import Any
 # dotted paths (with "*" for every attack / threat) of the numbers that are averaged over seeds
 NUMBERS = ("clean.clip_acc", "clean.video_acc", "attacks.*.clip_acc", "attacks.*.video_acc",
            "attacks.*.success_rate", "summary.acc_adv", "summary.acc_all", "summary.worst_case.*",
+           "summary.worst_case_budget.*.*.clip_acc",
            "run.train_seconds", "run.train_cost.flops", "run.train_cost.seconds")
 
 
@@ -65,7 +66,7 @@ def aggregate_results(per_seed: Sequence[Mapping], seeds: Sequence[int]) -> dict
     out["seeds"] = [int(s) for s in seeds]
     out["spread"] = spread
     out["per_seed"] = {".".join(p): [float(_get(r, p)) for r in per_seed]
-                       for pattern in ("clean.clip_acc", "summary.worst_case.*") for p in _paths(out, pattern)
+                       for pattern in ("clean.clip_acc", "summary.worst_case.*", "summary.worst_case_budget.*.*.clip_acc") for p in _paths(out, pattern)
                        if all(_get(r, p) is not None for r in per_seed)}
     audits = [r.get("audit") for r in per_seed]
     failed = [int(s) for s, a in zip(seeds, audits) if a and not a.get("passed")]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from videoabnn.report.reading import HOLDS, claims
 from videoabnn.report.study_report import build_document, find_results
-from videoabnn.report.tables import acc_cell, markdown_table, results_table, worst_case
+from videoabnn.report.tables import acc_cell, attack_threat, markdown_table, results_table, worst_case
 from videoabnn.utils.io import atomic_write_text
 
 MARKER = "STUDY-RESULTS"
@@ -57,15 +57,22 @@ def readme_section(study_dir: Path, image_rel: str, meta: Mapping) -> str:
 
 
 def gray_box_lines(results: list[dict]) -> list[str]:
-    """ABNN under the gray-box threat model, stated apart from the claims (it is not an equal threat model)."""
+    """ABNN under the gray-box threat model, stated apart from the claims (it is not an equal threat model),
+    attack by attack beside the same attack white-box, so both sides use the same attacks."""
     abnn = next((r for r in results if (r.get("run") or {}).get("method") == "abnn"), None)
-    gray = worst_case(abnn, "gray") if abnn is not None else None
-    if gray is None:
+    if abnn is None or worst_case(abnn, "gray") is None:
         return []
-    white = worst_case(abnn, "white")
-    return [f"Separately, ABNN against an attacker who skips the substitute (gray-box, the same attacks' worst "
-            f"case): {acc_cell(abnn, 'summary.worst_case.gray', gray)}%, against "
-            f"{acc_cell(abnn, 'summary.worst_case.white', white)}% white-box.", ""]
+    pairs = []
+    for key, entry in abnn["attacks"].items():
+        white = key.split("@")[0]
+        if attack_threat(key, entry) != "gray" or white not in abnn["attacks"]:
+            continue
+        pairs.append(f"{white} {acc_cell(abnn, f'attacks.{key}.clip_acc', entry['clip_acc'])}% "
+                     f"(white-box {acc_cell(abnn, f'attacks.{white}.clip_acc', abnn['attacks'][white]['clip_acc'])}%)")
+    if not pairs:
+        return []
+    return ["Separately, ABNN against an attacker who skips the substitute (gray-box), attack by attack beside "
+            "the same attack white-box: " + "; ".join(pairs) + ".", ""]
 
 
 def update_readme(study_dir: str | os.PathLike, readme: str | os.PathLike, image_dir: str | os.PathLike,

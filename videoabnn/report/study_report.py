@@ -182,8 +182,10 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
 
     doc.heading("Results")
     doc.table(results_table(results))
-    doc.para("Acc_adv: mean over the white-box attacks; Acc_all: mean over clean plus those attacks; worst case: "
-             "per-clip worst case over the white-box attacks; time / abnn: training wall time relative to ABNN's.")
+    doc.para("Acc_adv: mean over the white-box attacks; Acc_all: mean over clean plus those attacks; worst <budget>: "
+             "per-clip worst case over the white-box attacks within that norm ball (an attack at 4/255 also counts "
+             "at 8/255), the robust accuracy the claims compare; worst case: per-clip worst case over every "
+             "white-box attack, stickers and patches included; time / abnn: training wall time relative to ABNN's.")
     for threat in threat_models(results)[1:]:
         table = extra_threat_table(results, threat)
         if table:

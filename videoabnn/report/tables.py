@@ -106,6 +106,49 @@ def worst_case(result: Mapping, threat: str = WHITE) -> float | None:
     return min(accs) if accs else None
 
 
+def budgets(result: Mapping, threat: str = WHITE) -> dict[str, dict]:
+    """The file's robust accuracy per norm-ball budget under ``threat``: ``{"linf 4/255": {"clip_acc", "attacks"}}``."""
+    return dict(((result.get("summary") or {}).get("worst_case_budget") or {}).get(threat) or {})
+
+
+def budget_columns(results: Sequence[Mapping], threat: str = WHITE) -> list[str]:
+    """Budget labels present in any result, Linf first, each norm by radius."""
+    labels = {b: v for res in results for b, v in budgets(res, threat).items()}
+
+    def order(label: str) -> tuple:
+        norm, radius = label.split(" ", 1)
+        value = float(radius.split("/")[0]) / (255 if "/" in radius else 1)
+        return norm != "linf", norm, value
+
+    return sorted(labels, key=order)
+
+
+def headline_budget(results: Sequence[Mapping], threat: str = WHITE) -> str | None:
+    """The budget the claims compare models on: the Linf ball with the most attacks of exactly that
+    radius (the protocol's eps, where the evaluation puts its effort); ties go to the smaller radius."""
+    best, best_count = None, 0
+    for res in results:
+        inner: set[str] = set()
+        for label in [c for c in budget_columns([res], threat) if c.startswith("linf")]:
+            attacks = set(budgets(res, threat)[label]["attacks"])
+            count = len(attacks - inner)
+            inner |= attacks
+            if count > best_count:
+                best, best_count = label, count
+        if best is not None:
+            return best
+    return best
+
+
+def robust_accuracy(result: Mapping, threat: str = WHITE, budget: str | None = None) -> tuple[float | None, str]:
+    """(value, dotted path for its spread): the worst case within ``budget``, or over every attack of
+    ``threat`` when ``budget`` is None or missing from the file."""
+    entry = budgets(result, threat).get(budget) if budget else None
+    if entry is not None:
+        return float(entry["clip_acc"]), f"summary.worst_case_budget.{threat}.{budget}.clip_acc"
+    return worst_case(result, threat), f"summary.worst_case.{threat}"
+
+
 def train_seconds(result: Mapping) -> float | None:
     """Training wall time recorded in the file, if any."""
     value = (result.get("run") or {}).get("train_seconds")
@@ -180,8 +223,9 @@ def flops_ratio(result: Mapping, reference: Mapping | None) -> float | None:
 def results_rows(results: Sequence[Mapping], threat: str = WHITE, reference_method: str = "abnn") -> tuple[list[str], list[list[str]]]:
     """Header and rows of the main table: model x attack accuracy (%) plus summaries and cost."""
     cols = attack_columns(results, threat)
+    balls = budget_columns(results, threat)
     ref = find_reference(results, reference_method)
-    header = ["model", "clean", *cols, "Acc_adv", "Acc_all", "worst case", "train GFLOPs",
+    header = ["model", "clean", *cols, "Acc_adv", "Acc_all", *[f"worst {b}" for b in balls], "worst case", "train GFLOPs",
               f"FLOPs / {reference_method}", "train s", f"time / {reference_method}"]
     rows = []
     for res in results:
@@ -195,6 +239,8 @@ def results_rows(results: Sequence[Mapping], threat: str = WHITE, reference_meth
             *accs,
             acc_cell(res, "summary.acc_adv", threat_acc_adv(res, threat)) if headline else pct(threat_acc_adv(res, threat)),
             acc_cell(res, "summary.acc_all", threat_acc_all(res, threat)) if headline else pct(threat_acc_all(res, threat)),
+            *[acc_cell(res, robust_accuracy(res, threat, b)[1], robust_accuracy(res, threat, b)[0])
+              if b in budgets(res, threat) else "–" for b in balls],
             acc_cell(res, f"summary.worst_case.{threat}", worst_case(res, threat)),
             "–" if flops is None else f"{flops / 1e9:.0f}",
             _ratio(flops_ratio(res, ref)),
@@ -343,6 +389,8 @@ def results_markdown(results: Mapping) -> str:
     for th, acc in summary["worst_case"].items():
         count = len((summary.get("worst_case_attacks") or {}).get(th, []))
         lines.append(f"Worst case over {count} {th}-box attacks (per clip, clean included): {pct(acc, 2)}")
+        for label, entry in ((summary.get("worst_case_budget") or {}).get(th) or {}).items():
+            lines.append(f"  within {label}: {pct(entry['clip_acc'], 2)} ({', '.join(entry['attacks'])})")
     verdict = audit_passed(results)
     if verdict is not None:
         lines.append(f"Gradient-masking audit: {'passed' if verdict else 'FAILED'}")

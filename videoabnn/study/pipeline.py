@@ -146,7 +146,8 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_s
         ckpt = work / trained[name]["checkpoint"]
         runner.run(f"eval_{name}", lambda n=name, c=ckpt: steps.run_evaluation(cfg, n, run_cfgs[n], c, standard),
                    files=lambda o: [o["results"]],
-                   key={"checkpoint": _digest(ckpt), "surrogate": _digest(standard), **eval_settings})
+                   key={"checkpoint": _digest(ckpt), "surrogate": _digest(standard), **eval_settings,
+                        "layout": steps.RESULTS_LAYOUT})
     steps.training_curves(cfg, trained)
     digests = {n: _digest(work / t["checkpoint"]) for n, t in trained.items()}
     for stage in plan:

@@ -17,6 +17,11 @@ from videoabnn.config import Config, ConfigError
 from videoabnn.results import Results
 from videoabnn.study.settings import derived_config
 from videoabnn.utils.io import atomic_write_json
+from videoabnn.utils.provenance import digest_of, file_digest
+
+# Bump when run_evaluation writes new fields, so a rerun refreshes every results file (attacks and audits
+# come back from their caches; only the summary is recomputed).
+RESULTS_LAYOUT = 2
 
 CHECKPOINT_NAMES = {"last": "last.pt", "best": "best.pt"}
 
@@ -201,7 +206,7 @@ def run_evaluation(cfg: Mapping, name: str, model_cfg: Config, checkpoint: Path,
     results = evaluate(run_cfg, checkpoint, threat_models=["white"], eval_root=work_dir(cfg) / "evals" / name)
     if cfg["eval"].get("audit"):
         surrogate = standard_checkpoint if standard_checkpoint not in (None, checkpoint) else None
-        results["audit"] = run_audit(cfg, run_cfg, checkpoint, surrogate)
+        results["audit"] = run_audit(cfg, run_cfg, checkpoint, surrogate, work_dir(cfg) / "evals" / name / "audits")
     extra_threats = _extra_threats(cfg, run_cfg, name, standard_checkpoint)
     if extra_threats:
         extra_cfg = derived_config(run_cfg, {"eval.audit": False, "eval.transfer_from": str(standard_checkpoint)
@@ -212,8 +217,9 @@ def run_evaluation(cfg: Mapping, name: str, model_cfg: Config, checkpoint: Path,
                          eval_root=work_dir(cfg) / "evals" / name)
         results["attacks"].update(extra["attacks"])
         results["summary"]["worst_case"].update({k: v for k, v in extra["summary"]["worst_case"].items() if k != "white"})
-        results["summary"].setdefault("worst_case_attacks", {}).update(
-            {k: v for k, v in extra["summary"].get("worst_case_attacks", {}).items() if k != "white"})
+        for part in ("worst_case_attacks", "worst_case_budget"):
+            results["summary"].setdefault(part, {}).update(
+                {k: v for k, v in extra["summary"].get(part, {}).items() if k != "white"})
     results["run"]["name"] = name
     results = Results.from_dict(results, f"study results of {name}").to_dict()
     path = atomic_write_json(work_dir(cfg) / "results" / f"{name}.json", results)
@@ -221,9 +227,11 @@ def run_evaluation(cfg: Mapping, name: str, model_cfg: Config, checkpoint: Path,
             "worst_case": results["summary"]["worst_case"]}
 
 
-def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path | None) -> dict:
+def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path | None,
+              cache_dir: Path | None = None) -> dict:
     """The gradient-masking checks on a seeded, class-stratified subset of ``eval.audit_batches`` batches'
-    worth of test clips, with the settings of ``study.audit`` (white-box vs transfer from ``surrogate``)."""
+    worth of test clips, with the settings of ``study.audit`` (white-box vs transfer from ``surrogate``).
+    With ``cache_dir``, a report is kept there under the digest of everything it depends on and reused."""
     import torch
     from torch.utils.data import DataLoader, Subset
 
@@ -235,13 +243,20 @@ def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path 
     test_set = split_dataset(run_cfg, "test")
     batch_size = int(run_cfg["data"].get("test_batch_size") or run_cfg["data"]["batch_size"])
     ids = evaluation_subset(test_set, int(cfg["eval"].get("audit_batches") or 1), batch_size, int(cfg["seed"]))
+    args = dict(section(cfg, "audit", {}) or {})
+    key = digest_of({"checkpoint": file_digest(checkpoint), "surrogate": file_digest(surrogate) if surrogate else None,
+                     "ids": [int(i) for i in ids], "args": args, "seed": int(cfg["seed"])}, 16)
+    cached = Path(cache_dir) / f"{key}.json" if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        return json.loads(cached.read_text())
     loader = DataLoader(Subset(test_set, ids), batch_size=batch_size, shuffle=False, num_workers=0)
     batches = [(batch["clip"], torch.as_tensor(batch["label"])) for batch in loader]
     model = load_model(checkpoint).eval()
     other = load_model(surrogate).eval() if surrogate is not None else None
-    args = dict(section(cfg, "audit", {}) or {})
     report = audit_gradient_masking(model, batches, other, seed=int(cfg["seed"]), **args).to_dict()
     report["settings"]["clip_ids"] = ids
+    if cached is not None:
+        atomic_write_json(cached, report)
     return report
 
 
