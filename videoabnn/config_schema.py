@@ -203,11 +203,16 @@ class Readme(Section):
 class ReportSettings(Section):
     tolerance: Annotated[float, Field(ge=0, le=1)] = 0.02
     clean_target: Annotated[float, Field(ge=0, le=1)] | None = 0.9
+    schedule_choice: str | None = None  # how the shared training schedule was chosen (printed in the protocol)
 
 
 class PatchStudy(Section):
     title: str | None = None
-    checkpoints: dict[str, str] = Field(min_length=1)
+    checkpoints: dict[str, str] = {}
+    # or: the checkpoints a robustness study selected (its work_dir), for `models` (null: all) of one seed
+    from_study: str | None = None
+    models: list[str] | None = None
+    study_seed: NonNegInt = 0
     kind: Literal["universal_patch", "universal_framing"] = "universal_patch"
     sizes: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
     fit: dict[str, Any] = {}

@@ -32,6 +32,7 @@ def test_quick_study_end_to_end_and_resume(tmp_path, monkeypatch):
     abnn = json.loads((work / "results" / "abnn.json").read_text())
     assert abnn["summary"]["worst_case_budget"]["white"]["linf 4/255"]["attacks"] == ["fgsm_4", "pgd_linf_4"]
     assert "worst linf 4/255" in header
+    assert "all share one training schedule (settings below; the learning rate was chosen once on the validation" in md
     assert list((work / "seeds" / "0" / "evals" / "abnn" / "audits").glob("*.json"))  # reused by a rerun
     assert {a["threat"] for a in abnn["attacks"].values()} == {"white", "gray", "transfer"}
     for plot in ("acc_vs_eps.png", "acc_vs_size.png", "acc_by_attack.png"):

@@ -6,7 +6,7 @@ example clips (PNG, GIF, MP4) and report.md/report.html under the config's work 
 
   videoabnn-patch-study configs/patch_study/synthetic.yaml
   videoabnn-patch-study configs/patch_study/synthetic.yaml \\
-      --checkpoints standard=work_dirs/study/runs/standard/last.pt abnn=work_dirs/study/runs/abnn/last.pt
+      --checkpoints standard=work_dirs/study/seeds/0/runs/standard-<digest>/best.pt abnn=...
 """
 
 from __future__ import annotations

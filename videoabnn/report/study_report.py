@@ -255,7 +255,9 @@ def _protocol(meta: Mapping) -> str:
              else "every model starts from the same random initialisation (the run seed)")
     spread = (f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): numbers are mean ± standard deviation over "
               "seeds, each seed's worst case taken per clip" if len(seeds) > 1 else f"one seed ({seeds[0]})")
-    return (f"Protocol: {start}; all share one training schedule (settings below); each model's checkpoint is "
+    choice = ((meta.get("study") or {}).get("report") or {}).get("schedule_choice")
+    schedule = "all share one training schedule (settings below" + (f"; {choice})" if choice else ")")
+    return (f"Protocol: {start}; {schedule}; each model's checkpoint is "
             f"the best on a validation split carved out of the training groups (the test split is used only "
             f"here); {spread}.")
 

@@ -9,6 +9,7 @@ Outputs under the work dir (the same layout as the robustness study, so ``build_
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,15 +27,36 @@ SIZE_PARAM = {"universal_patch": "size", "universal_framing": "width"}
 
 def _settings(cfg: Mapping) -> dict:
     spec = dict((cfg.get("study") or {}).get("patch_study") or {})
+    if not spec.get("checkpoints") and spec.get("from_study"):
+        spec["checkpoints"] = study_checkpoints(spec["from_study"], spec.get("models"), int(spec.get("study_seed") or 0))
     if not spec.get("checkpoints"):
-        raise ConfigError("study.patch_study.checkpoints: expected a mapping of model name -> checkpoint path "
-                          "(or pass --checkpoints NAME=PATH ...)")
+        raise ConfigError("study.patch_study.checkpoints: expected a mapping of model name -> checkpoint path, or "
+                          "study.patch_study.from_study: a study's work_dir (or pass --checkpoints NAME=PATH ...)")
     kind = spec.get("kind", "universal_patch")
     if kind not in KINDS:
         raise ConfigError(f"study.patch_study.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     if not spec.get("sizes"):
         raise ConfigError("study.patch_study.sizes: expected a non-empty list of sizes (fractions of the frame)")
     return spec
+
+
+def study_checkpoints(study_dir: str | Path, models: list[str] | None, seed: int) -> dict[str, str]:
+    """The checkpoint a robustness study selected for each of ``models`` (None: all it trained) in one seed,
+    read from its stage records (``<study_dir>/seeds/<seed>/stages/train_<name>.json``)."""
+    stages = Path(study_dir) / "seeds" / str(seed) / "stages"
+    if not stages.is_dir():
+        raise ConfigError(f"study.patch_study.from_study: {study_dir}: no study run with seed {seed} there "
+                          f"(expected {stages}); run the study first (make demo)")
+    found = {p.stem[len("train_"):]: p for p in sorted(stages.glob("train_*.json"))}
+    unknown = sorted(set(models or []) - set(found))
+    if unknown:
+        raise ConfigError(f"study.patch_study.models: {unknown} not trained by the study in {study_dir} "
+                          f"(it has {sorted(found)})")
+    out = {}
+    for name in models or sorted(found):
+        record = json.loads(found[name].read_text())
+        out[name] = str(Path(study_dir) / "seeds" / str(seed) / record["outputs"]["checkpoint"])
+    return out
 
 
 def _batches(dataset, batch_size: int, max_batches: int | None) -> list[tuple[Tensor, Tensor]]:
@@ -93,14 +115,16 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
     from videoabnn.engine.eval_store import checkpoint_folder
     from videoabnn.models import load_model
     from videoabnn.report.media import save_example
-    from videoabnn.utils.provenance import file_digest
+    from videoabnn.utils.provenance import digest_of, file_digest
 
     spec = _settings(cfg)
     kind, param = spec.get("kind", "universal_patch"), SIZE_PARAM[spec.get("kind", "universal_patch")]
     work = Path(cfg["work_dir"])
     seed = int(cfg["seed"])
-    model = load_model(checkpoint).eval()
+    model, fit_model, transform = _defended(cfg, load_model(checkpoint).eval(), seed)
     folder = checkpoint_folder(checkpoint, file_digest(checkpoint))  # patches of another checkpoint never mix
+    if transform is not None:  # nor those fitted behind another input transformation
+        folder += f"-{transform['name']}-{digest_of(transform, 8)}"
     clean = _correct(model, test_batches, lambda x: x)
     fit = dict(spec.get("fit") or {})
     if kind == "universal_patch":
@@ -109,7 +133,7 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
     attacks, series, fitted = {}, [], {}
     for size in spec["sizes"]:
         start = time.perf_counter()
-        attack = build_attack(kind, model, seed=seed, epochs=epochs, **{param: float(size)}, **fit)
+        attack = build_attack(kind, fit_model, seed=seed, epochs=epochs, **{param: float(size)}, **fit)
         attack.fit(train_batches)
         attack.save(work / "patches" / folder / f"{kind}_{size}.pt")
         correct = _correct(model, test_batches, lambda x, a=attack: a(x, torch.zeros(len(x), dtype=torch.long)))
@@ -141,6 +165,19 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
                          **{k: p.relative_to(work).as_posix() for k, p in paths.items()}})
     return {"clean": clean, "attacks": attacks, "size": series, "frames": frames_series, "position": grid,
             "examples": examples, "model": model, "folder": folder}
+
+
+def _defended(cfg: Mapping, model: nn.Module, seed: int) -> tuple[nn.Module, nn.Module, dict | None]:
+    """(the model as deployed, the model the patch is fitted on, the transform spec): behind
+    ``eval.input_transform`` when set, the patch is fitted through its BPDA/EOT view (``eval.eot`` draws per
+    step) and scored on the deployed model with its own random draws; otherwise the model itself twice."""
+    from videoabnn.defenses import build_transform, wrap_with_transform
+
+    spec = cfg["eval"].get("input_transform")
+    if spec is None:
+        return model, model, None
+    deployed = wrap_with_transform(model, spec).eval()
+    return deployed, deployed.attack_view(bpda="auto", eot=cfg["eval"].get("eot"), seed=seed), build_transform(spec).spec()
 
 
 def _position_grid(model: nn.Module, attack: Any, batches: list, steps: int) -> dict:
