@@ -111,3 +111,16 @@ def test_claims_say_not_distinguishable_when_the_seed_spread_covers_the_differen
     table = results_table([std, abnn, pgd])
     assert "20.0 ± 10.0" in table and "93.0 ± 3.0" in table
     assert abnn["per_seed"]["summary.worst_case.white"] == [0.10, 0.30, 0.20]
+
+
+def test_reading_names_the_seeds_whose_training_failed():
+    """A seed that never learnt the task is a failed run: the caveat names it even when the mean hides it."""
+    from videoabnn.report.aggregate import aggregate_results
+
+    per_seed = [fx.make_result("standard", c, {"fgsm": 0.2, "pgd_linf_4": 0.1}, 10.0) for c in (0.95, 0.04, 0.93)]
+    std = aggregate_results(per_seed, [0, 1, 2])
+    abnn = aggregate_results([fx.make_result("abnn", 0.9, {"fgsm": 0.3, "pgd_linf_4": 0.2}, 10.0)] * 3, [0, 1, 2])
+    text = " ".join(reading([std, abnn], clean_target=0.9))
+    assert "below the 90.0% clean-accuracy target in 1 of 3 seeds (seed 1: 4.0%)" in text
+    healthy = aggregate_results([fx.make_result("standard", 0.95, {"fgsm": 0.2}, 10.0)] * 3, [0, 1, 2])
+    assert not any(s.startswith("Caveat") for s in reading([healthy, abnn], clean_target=0.9))

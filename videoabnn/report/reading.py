@@ -145,9 +145,8 @@ def reading(results: Sequence[Mapping], tolerance: float = 0.02, clean_target: f
     abnn, std = m.get("abnn"), m.get("standard")
     ats = [m[k] for k in ADVERSARIAL_METHODS if k in m]
     out: list[str] = []
-    if std is not None and clean_target is not None and _clean(std) < clean_target:
-        out.append(f"Caveat: the undefended model reached only {pct(_clean(std))}% clean accuracy (target "
-                   f"{pct(clean_target)}%), so the task is not learnt well and the comparisons below are weak.")
+    if std is not None and clean_target is not None:
+        out += _caveats(std, clean_target)
     if abnn is None:
         out.append("No ABNN result was found, so the ABNN claims cannot be checked.")
         return out + _audit_sentences(results) + _sweep_sentences(sweeps or {}, tolerance)
@@ -158,6 +157,23 @@ def reading(results: Sequence[Mapping], tolerance: float = 0.02, clean_target: f
     out += _audit_sentences(results)
     out += _sweep_sentences(sweeps or {}, tolerance)
     return out
+
+
+def _caveats(std: Mapping, clean_target: float) -> list[str]:
+    """Warn when the undefended model did not learn the task: on the mean, or in any single seed (a seed
+    whose training collapsed is a failed run, not noise to average over)."""
+    seeds = list(std.get("seeds") or [])
+    per_seed = (std.get("per_seed") or {}).get("clean.clip_acc") or []
+    low = [(s, v) for s, v in zip(seeds, per_seed) if v < clean_target]
+    if low and len(seeds) > 1:
+        listed = ", ".join(f"seed {s}: {pct(v)}%" for s, v in low)
+        return [f"Caveat: the undefended model stayed below the {pct(clean_target)}% clean-accuracy target in "
+                f"{len(low)} of {len(seeds)} seeds ({listed}); those seeds did not learn the task, so the means "
+                "and spreads below mix failed runs with working ones."]
+    if _clean(std) < clean_target:
+        return [f"Caveat: the undefended model reached only {pct(_clean(std))}% clean accuracy (target "
+                f"{pct(clean_target)}%), so the task is not learnt well and the comparisons below are weak."]
+    return []
 
 
 def _clean_sentences(abnn: Mapping, std: Mapping | None, ats: list[Mapping], tol: float) -> list[str]:

@@ -132,6 +132,7 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_s
         out = runner.run("pretrain_substitute", lambda: steps.run_training(cfg, sub_cfg),
                          files=lambda o: [o["checkpoint"]], key={"config": steps.training_settings(sub_cfg)})
         substitute = str(work / out["checkpoint"])
+        _check_pretraining(Path(substitute), label, log)
     trained: dict[str, dict] = {}
     run_cfgs = {name: steps.model_config(cfg, name, substitute) for name in names}
     for name in names:
@@ -170,6 +171,22 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_s
         summary = Path(substitute).parent / "train_summary.json"
         pretraining = json.loads(summary.read_text()).get("train_cost") if summary.is_file() else None
     return {"data": data, "stages": runner.all_timings(), "examples": examples["examples"], "pretraining": pretraining}
+
+
+def _check_pretraining(checkpoint: Path, label: str, log: Callable[[str], None]) -> None:
+    """Say so loudly when the pretraining (every model's starting point) stayed near chance: every model of
+    this seed would then start from a failed run and the seed's numbers would mean little."""
+    from videoabnn.models.checkpoint import load_checkpoint
+
+    summary = checkpoint.parent / "train_summary.json"
+    if not summary.is_file():
+        return
+    best = json.loads(summary.read_text()).get("best_metric")
+    chance = 1.0 / int(load_checkpoint(checkpoint)["num_classes"])
+    if best is not None and float(best) < 2 * chance:
+        log(f"[study] warning: {label}: the substitute's pretraining reached only {float(best):.3f} validation "
+            f"accuracy (chance {chance:.3f}); every model of this seed starts from it. Check study.pretrain "
+            "(learning rate, epochs) before trusting this seed.")
 
 
 def _digest(path: str | Path | None) -> str | None:
