@@ -152,3 +152,14 @@ def test_atomic_writes_honour_the_umask(tmp_path, mask):
         os.umask(old)
     for path in (text, data):
         assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_changed_components_name_the_dotted_key_that_changed():
+    from videoabnn.utils.provenance import changed_components
+
+    old = {"config": {"train": {"lr": 0.006, "epochs": 12}, "data": {"root": "a"}}, "seed": 0}
+    new = {"config": {"train": {"lr": 0.003, "epochs": 12}, "data": {"root": "a"}}, "seed": 0, "layout": 2}
+    assert changed_components(old, new) == ["config.train.lr (0.006 -> 0.003)", "layout (<absent> -> 2)"]
+    many = {"k": {str(i): i for i in range(10)}}
+    out = changed_components(many, {"k": {str(i): -i for i in range(10)}})
+    assert len(out) == 7 and out[-1] == "and 3 more"  # 1..9 changed (0 == -0): six named, then a count

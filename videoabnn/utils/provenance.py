@@ -53,13 +53,20 @@ def code_versions() -> dict[str, str | None]:
     return {"videoabnn": videoabnn.__version__, "torch": torch.__version__}
 
 
-def changed_components(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Human-readable list of the key components that differ between ``old`` and ``new``."""
-    out = []
+def changed_components(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "", limit: int = 6) -> list[str]:
+    """Human-readable list of what differs between ``old`` and ``new``, by dotted key down to the leaves
+    (``config.train.lr (0.006 -> 0.003)``); at most ``limit`` entries, then a count of the rest."""
+    out: list[str] = []
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name, "<absent>"), new.get(name, "<absent>")
-        if canonical(a) != canonical(b):
-            out.append(f"{name} ({_short(a)} -> {_short(b)})")
+        if canonical(a) == canonical(b):
+            continue
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += changed_components(a, b, f"{prefix}{name}.", limit=10**9)
+        else:
+            out.append(f"{prefix}{name} ({_short(a)} -> {_short(b)})")
+    if len(out) > limit:
+        out = out[:limit] + [f"and {len(out) - limit} more"]
     return out
 
 
