@@ -111,6 +111,9 @@ def test_claims_say_not_distinguishable_when_the_seed_spread_covers_the_differen
     table = results_table([std, abnn, pgd])
     assert "20.0 ± 10.0" in table and "93.0 ± 3.0" in table
     assert abnn["per_seed"]["summary.worst_case.white"] == [0.10, 0.30, 0.20]
+    text = " ".join(reading([std, abnn, pgd]))  # the plain-language reading respects the spread too
+    assert "is 20.0%, not distinguishable from the undefended model's 16.0%" in text
+    assert "pgd_at keeps 51.0% white-box worst case over every attack, ABNN 20.0% (lower than it" in text
 
 
 def test_reading_names_the_seeds_whose_training_failed():

@@ -75,6 +75,12 @@ def verdict(a: float, b: float, noise: float) -> bool | None:
     return None
 
 
+def _compare_with_spread(a: float, b: float, noise: float) -> str:
+    """Like :func:`compare`, but a difference inside ``noise`` (the seeds' spread, else the tolerance) is
+    'not distinguishable from'."""
+    return {True: "higher than", False: "lower than", None: "not distinguishable from"}[verdict(a, b, noise)]
+
+
 def _with_spread(res: Mapping, path: str, value: float) -> str:
     sd = spread(res, path)
     return f"{pct(value)}%" + ("" if sd is None else f" ± {100 * sd:.1f}")
@@ -193,10 +199,10 @@ def _white_sentences(abnn: Mapping, std: Mapping | None, ats: list[Mapping], tol
                      budget: str | None = None) -> list[str]:
     out = []
     scope = f"worst case within {budget}" if budget else "worst case over every attack"
-    wa = robust_accuracy(abnn, WHITE, budget)[0] if worst_case(abnn, WHITE) is not None else None
+    wa, pa = robust_accuracy(abnn, WHITE, budget) if worst_case(abnn, WHITE) is not None else (None, "")
     if std is not None and wa is not None:
-        ws = robust_accuracy(std, WHITE, budget)[0]
-        verdict = compare(wa, ws, tol)
+        ws, ps = robust_accuracy(std, WHITE, budget)
+        verdict = _compare_with_spread(wa, ws, _noise(abnn, std, pa, ps, tol))
         if verdict == "higher than":
             out.append(f"White-box (gradients through substitute and target), {scope}: ABNN keeps "
                        f"{pct(wa)}% vs {pct(ws)}% for the undefended model ({_pts(wa, ws)}).")
@@ -218,9 +224,10 @@ def _white_sentences(abnn: Mapping, std: Mapping | None, ats: list[Mapping], tol
     for at in ats:
         if wa is None or worst_case(at, WHITE) is None:
             continue
-        wt = robust_accuracy(at, WHITE, budget)[0]
+        wt, pt = robust_accuracy(at, WHITE, budget)
+        verdict = _compare_with_spread(wa, wt, _noise(abnn, at, pa, pt, tol))
         out.append(f"Against adversarial training: {model_name(at)} keeps {pct(wt)}% white-box {scope}, "
-                   f"ABNN {pct(wa)}% ({compare(wa, wt, tol)} it, {_pts(wa, wt)}).")
+                   f"ABNN {pct(wa)}% ({verdict} it, {_pts(wa, wt)}).")
     return out
 
 
