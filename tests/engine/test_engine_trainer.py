@@ -59,6 +59,15 @@ def test_summary_records_training_cost(tiny_cfg, toy_sets):
     assert csv[0].startswith("epoch,lr,loss,acc,seconds") and len(csv) == 3
 
 
+@pytest.mark.parametrize("method", ["standard", "pgd_at", "trades"])
+def test_time_shares_count_attack_crafting(tiny_cfg, toy_sets, method):
+    """Every adversarial method's crafting lands in attack_seconds (TRADES crafts with its own KL-PGD)."""
+    run_dir = train(tiny_cfg(method, **{"train.epochs": 1, "train.eval_every": 0}), train_set=toy_sets[0])
+    record = json.loads((run_dir / "log.jsonl").read_text().splitlines()[-1])
+    assert (record["attack_seconds"] > 0) == (method != "standard")
+    assert record["attack_seconds"] + record["data_seconds"] <= record["seconds"]
+
+
 def test_resume_reproduces_uninterrupted_run(tiny_cfg, toy_sets, tmp_path, monkeypatch):
     """With train.deterministic on (what a bit-exact resume on a GPU needs), a resumed run equals an
     uninterrupted one bit for bit."""

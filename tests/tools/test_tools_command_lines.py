@@ -79,12 +79,39 @@ def test_auto_threads_use_the_idle_cores(monkeypatch):
 
     monkeypatch.setattr(threads, "_TORCH_DEFAULT", 4)
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setattr(threads, "_cpu_counters", lambda: None)  # no /proc/stat: the load average decides
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
     assert threads.resolve_threads("auto") == 1  # 4 usable cores (physical), 2.6 busy -> 1 idle
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
     assert threads.resolve_threads("auto") == 4 and threads.resolve_threads(2) == 2
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
     assert threads.resolve_threads(None) == 1
+
+
+def test_auto_threads_sample_the_cpu_counters_not_the_lagging_load_average(monkeypatch, tmp_path):
+    """Right after another job ended the load average still says busy; the counters say idle now."""
+    from videoabnn.utils import threads
+
+    monkeypatch.setattr(threads, "_TORCH_DEFAULT", 2)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    monkeypatch.setattr(threads.time, "sleep", lambda s: None)
+    stat = tmp_path / "stat"
+    read = threads._cpu_counters
+
+    def counters(samples):
+        it = iter(samples)
+
+        def fake():
+            user, idle = next(it)
+            stat.write_text(f"cpu  {user} 0 0 {idle} 0 0 0 0 0 0\ncpu0 0 0 0 0\ncpu1 0 0 0 0\n")
+            return read(str(stat))
+        return fake
+
+    monkeypatch.setattr(threads, "_cpu_counters", counters([(100, 100), (105, 295)] * 2))  # 5 of 200 busy
+    assert threads.busy_cores() == 0.05 and threads.resolve_threads("auto") == 2
+    monkeypatch.setattr(threads, "_cpu_counters", counters([(100, 100), (200, 200)]))  # one core busy
+    assert threads.resolve_threads("auto") == 1
 
 
 def test_resume_extends_a_finished_run_with_a_recomputed_schedule(tmp_path, capsys):

@@ -255,6 +255,7 @@ class TradesObjective(Objective):
         self.plain_model = model
 
     def _kl_pgd(self, model: nn.Module, x: Tensor, clean_probs: Tensor) -> Tensor:
+        start = time.perf_counter()
         eps, alpha = self.eps * self.eps_scale, self.alpha * self.eps_scale
         noise = torch.randn(x.shape, generator=self.generator).to(x.device, x.dtype)
         x_adv = (x + 0.001 * noise).clamp(0, 1)
@@ -264,6 +265,7 @@ class TradesObjective(Objective):
             (grad,) = torch.autograd.grad(kl, x_adv)
             x_adv = x_adv.detach() + alpha * grad.sign()
             x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+        self.craft_seconds += time.perf_counter() - start  # the trainer's "attack" time share
         return x_adv.detach()
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
