@@ -13,14 +13,6 @@ SPECS = {"jpeg": {"quality": 50}, "codec": {"crf": 30}, "resize_pad": {"min_scal
          "temporal_shuffle": {"window": None}, "bit_depth": {"bits": 3}, "median": {"size": 3}}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def clips(n=3, seed=0):
     return torch.rand(n, 3, 4, 16, 16, generator=torch.Generator().manual_seed(seed))
 
