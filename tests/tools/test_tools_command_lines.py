@@ -57,6 +57,19 @@ def test_user_error_is_one_line_exit_2_and_debug_shows_the_traceback(tmp_path, c
         train.main([cfg, "train.lr=abc", "--debug"])
 
 
+def test_a_synthetic_set_with_other_parameters_is_a_one_line_error(tmp_path, capsys):
+    """make-synthetic into a root that holds another set: exit 2, the values that differ, the remedies."""
+    from videoabnn.cli import make_synthetic
+
+    root = str(tmp_path / "syn")
+    assert make_synthetic.main(["--root", root, "--preset", "quick"]) == 0
+    capsys.readouterr()
+    assert make_synthetic.main(["--root", root, "--preset", "quick", "--frames", "16"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "frames 12 there, 16 wanted" in err[0]
+    assert "--overwrite" in err[0]
+
+
 def test_threads_option_reaches_torch_and_the_decoder(tmp_path, monkeypatch):
     from videoabnn.cli import train
     from videoabnn.data import decode

@@ -24,7 +24,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from videoabnn.utils.lock import RunLockedError
 
     return (ConfigError, CheckpointError, EvaluationError, TrainingError, SplitFileError, VideoDecodeError,
-            ResultsError, RunLockedError, FileNotFoundError)
+            ResultsError, RunLockedError, FileNotFoundError, FileExistsError)
 
 
 def split_overrides(argv: Sequence[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:

@@ -493,9 +493,11 @@ def generate_synthetic(
         old = existing.get("params", {})
         same_but_version = {**old, "generator_version": GENERATOR_VERSION} == params
         if not (overwrite or same_but_version):
-            changed = sorted(k for k in params if existing.get("params", {}).get(k) != params[k])
-            raise FileExistsError(f"{root / MARKER}: a synthetic set with other parameters ({', '.join(changed)}) "
-                                  "is already there; use another root or overwrite=True")
+            changed = sorted(k for k in params if old.get(k) != params[k])
+            diff = ", ".join(f"{k} {old.get(k)!r} there, {params[k]!r} wanted" for k in changed)
+            raise FileExistsError(f"{root / MARKER}: a synthetic set with other parameters is already there ({diff}); "
+                                  "use another root (data.root=... / --root) or replace it (--overwrite, "
+                                  "overwrite=True)")
         (root / MARKER).unlink()
         for sub in ("UCF-101", "ucfTrainTestlist", "hmdb51_org", "testTrainMulti_7030_splits"):
             shutil.rmtree(root / sub, ignore_errors=True)
