@@ -27,3 +27,14 @@ def test_naive_evaluation_looks_robust_adaptive_does_not_and_the_audit_says_why(
     assert "BPDA" in checks["no_zero_gradients"]["reason"]
     adaptive_checks = {c["name"]: c["passed"] for c in res["audit"]["checks"]}
     assert adaptive_checks["no_zero_gradients"] and adaptive_checks["whitebox_beats_blackbox"]
+
+
+def test_a_spec_that_names_bpda_keeps_its_naive_row_naive(trained, tiny_cfg, toy_sets, tmp_path):
+    """A spec's own bpda applies to the white-box row only: the naive row stays autograd through JPEG."""
+    cfg = tiny_cfg("standard", **{"eval.input_transform": {"name": "jpeg", "quality": 75}, "eval.audit": False})
+    pgd = {"id": "pgd", "name": "pgd", "eps": 48 / 255, "alpha": 8 / 255, "steps": 10, "bpda": "identity"}
+    res = evaluate(cfg, trained, attacks=[pgd], out_dir=tmp_path / "eval", test_set=toy_sets[1])
+    naive, adaptive = res["attacks"]["pgd@naive"], res["attacks"]["pgd"]
+    assert "bpda" not in naive["params"] and adaptive["params"]["bpda"] == "identity"
+    assert naive["clip_acc"] == pytest.approx(res["clean"]["clip_acc"])  # zero gradient: nothing moves
+    assert naive["clip_acc"] >= adaptive["clip_acc"] + 0.3

@@ -355,7 +355,7 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
             correct = M.clip_correct(rec["logits"], clean["labels"])
             by_threat[th][spec["id"]] = correct
             rows[result_key(spec, th)] = {
-                "name": spec["name"], "threat": th, "params": attack_params(spec),
+                "name": spec["name"], "threat": th, "params": threat_params(spec, th),
                 "clip_acc": correct.float().mean().item(),
                 "video_acc": M.video_accuracy(rec["logits"], clean["labels"], clean["videos"]),
                 "success_rate": _nan_none(M.success_rate(clean_correct, correct)),
@@ -419,6 +419,16 @@ def _defended_model(cfg: Mapping, checkpoint: Path, device: torch.device) -> nn.
     return model
 
 
+def threat_params(spec: Mapping, threat: str) -> dict:
+    """An attack's parameters under ``threat``: the naive threat model is autograd through the input
+    transform as it is, so a spec's own ``bpda``/``eot`` apply to the white-box row only."""
+    params = attack_params(spec)
+    if threat == "naive":
+        params.pop("bpda", None)
+        params.pop("eot", None)
+    return params
+
+
 def _attackers(cfg: Mapping, model: nn.Module, threats: list[str], device: torch.device) -> dict[str, nn.Module]:
     """The model each threat model's attacks differentiate through."""
     out: dict[str, nn.Module] = {}
@@ -456,7 +466,7 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
     from videoabnn.attacks import build_attack
 
     seed = attack_seed(ev.cfg, index)
-    params = attack_params(spec)
+    params = threat_params(spec, threat)
     if threat == "white" and hasattr(attacker, "attack_view"):  # adaptive: BPDA for non-differentiable, EOT for random
         params.setdefault("bpda", "auto")
         params.setdefault("eot", ev.cfg["eval"].get("eot"))
