@@ -127,3 +127,14 @@ def test_reading_names_the_seeds_whose_training_failed():
     assert "below the 90.0% clean-accuracy target in 1 of 3 seeds (seed 1: 4.0%)" in text
     healthy = aggregate_results([fx.make_result("standard", 0.95, {"fgsm": 0.2}, 10.0)] * 3, [0, 1, 2])
     assert not any(s.startswith("Caveat") for s in reading([healthy, abnn], clean_target=0.9))
+
+
+def test_gray_rows_sit_beside_the_same_attack_not_a_prefix_of_its_id():
+    """pgd_linf_4_20@gray is compared with pgd_linf_4_20, not with pgd_linf_4 (a prefix of its id)."""
+    std = fx.make_result("standard", 0.95, {"pgd_linf_4": 0.2, "pgd_linf_4_20": 0.05}, 10.0)
+    abnn = fx.make_result("abnn", 0.9, {"pgd_linf_4": 0.3, "pgd_linf_4_20": 0.1}, 10.0,
+                          {"pgd_linf_4_20@gray": ("gray", 0.6), "pgd_linf_4@gray": ("gray", 0.7)})
+    table = extra_threat_table([std, abnn], "gray")
+    assert "| abnn | pgd_linf_4_20@gray | 60.0 | 10.0 |" in table and "| abnn | pgd_linf_4@gray | 70.0 | 30.0 |" in table
+    text = " ".join(reading([std, abnn]))
+    assert "pgd_linf_4_20@gray: 60.0% (white-box 10.0%), undefended model under the white-box attack 5.0%" in text

@@ -243,8 +243,7 @@ def _other_threat_sentences(abnn: Mapping, std: Mapping | None, tol: float) -> l
             continue
         items = []
         for k, v in accs.items():
-            base = next((white_a[w] for w in white_a if w in k or k.startswith(w)), None)
-            ref = next((white_s[w] for w in white_s if w in k or k.startswith(w)), None)
+            base, ref = white_a.get(k.split("@")[0]), white_s.get(k.split("@")[0])  # the same attack id
             text = f"{k}: {pct(v)}%"
             if base is not None:
                 text += f" (white-box {pct(base)}%)"

@@ -284,7 +284,11 @@ def extra_threat_table(results: Sequence[Mapping], threat: str) -> str | None:
 
 
 def _white_counterpart(result: Mapping, attack_id: str, entry: Mapping) -> float | None:
-    """The white-box accuracy of the same attack (same name and params), if present."""
+    """The white-box accuracy of the same attack: the row of the same id (``id@threat`` -> ``id``), else one with
+    the same name and parameters."""
+    own = result["attacks"].get(attack_id.split("@")[0])
+    if own is not None and attack_threat(attack_id.split("@")[0], own) == WHITE:
+        return own["clip_acc"]
     for k, e in result["attacks"].items():
         if k == attack_id or attack_threat(k, e) != WHITE:
             continue
