@@ -13,6 +13,7 @@ from videoabnn.report.tables import (
     WHITE,
     attack_threat,
     audit_passed,
+    base_attack_id,
     flops_ratio,
     headline_budget,
     model_name,
@@ -243,7 +244,7 @@ def _other_threat_sentences(abnn: Mapping, std: Mapping | None, tol: float) -> l
             continue
         items = []
         for k, v in accs.items():
-            base, ref = white_a.get(k.split("@")[0]), white_s.get(k.split("@")[0])  # the same attack id
+            base, ref = white_a.get(base_attack_id(k)), white_s.get(base_attack_id(k))  # the same attack
             text = f"{k}: {pct(v)}%"
             if base is not None:
                 text += f" (white-box {pct(base)}%)"

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from videoabnn.report.reading import HOLDS, claims
 from videoabnn.report.study_report import build_document, find_results
-from videoabnn.report.tables import acc_cell, attack_threat, markdown_table, results_table, worst_case
+from videoabnn.report.tables import (
+    acc_cell,
+    attack_threat,
+    base_attack_id,
+    markdown_table,
+    results_table,
+    worst_case,
+)
 from videoabnn.utils.io import atomic_write_text
 
 MARKER = "STUDY-RESULTS"
@@ -64,7 +71,7 @@ def gray_box_lines(results: list[dict]) -> list[str]:
         return []
     pairs = []
     for key, entry in abnn["attacks"].items():
-        white = key.split("@")[0]
+        white = base_attack_id(key)
         if attack_threat(key, entry) != "gray" or white not in abnn["attacks"]:
             continue
         pairs.append(f"{white} {acc_cell(abnn, f'attacks.{key}.clip_acc', entry['clip_acc'])}% "

@@ -53,6 +53,11 @@ def attack_threat(attack_id: str, entry: Mapping) -> str:
     return str(entry.get("threat") or WHITE)
 
 
+def base_attack_id(key: str) -> str:
+    """The attack id of a results key: ``pgd_linf_4@gray`` -> ``pgd_linf_4`` (the white-box row's key)."""
+    return key.split("@")[0]
+
+
 def attack_label(attack_id: str, entry: Mapping) -> str:
     """A column label: the attack id, with the threat model appended unless white-box."""
     threat = attack_threat(attack_id, entry)
@@ -239,8 +244,7 @@ def results_rows(results: Sequence[Mapping], threat: str = WHITE, reference_meth
             *accs,
             acc_cell(res, "summary.acc_adv", threat_acc_adv(res, threat)) if headline else pct(threat_acc_adv(res, threat)),
             acc_cell(res, "summary.acc_all", threat_acc_all(res, threat)) if headline else pct(threat_acc_all(res, threat)),
-            *[acc_cell(res, robust_accuracy(res, threat, b)[1], robust_accuracy(res, threat, b)[0])
-              if b in budgets(res, threat) else "–" for b in balls],
+            *[_budget_cell(res, threat, b) for b in balls],
             acc_cell(res, f"summary.worst_case.{threat}", worst_case(res, threat)),
             "–" if flops is None else f"{flops / 1e9:.0f}",
             _ratio(flops_ratio(res, ref)),
@@ -248,6 +252,14 @@ def results_rows(results: Sequence[Mapping], threat: str = WHITE, reference_meth
             _ratio(time_ratio(res, ref)),
         ])
     return header, rows
+
+
+def _budget_cell(result: Mapping, threat: str, budget: str) -> str:
+    """The robust accuracy within ``budget`` (with its spread over seeds), or a dash where the file has none."""
+    if budget not in budgets(result, threat):
+        return "–"
+    value, path = robust_accuracy(result, threat, budget)
+    return acc_cell(result, path, value)
 
 
 def results_table(results: Sequence[Mapping], threat: str = WHITE, reference_method: str = "abnn") -> str:
@@ -286,8 +298,8 @@ def extra_threat_table(results: Sequence[Mapping], threat: str) -> str | None:
 def _white_counterpart(result: Mapping, attack_id: str, entry: Mapping) -> float | None:
     """The white-box accuracy of the same attack: the row of the same id (``id@threat`` -> ``id``), else one with
     the same name and parameters."""
-    own = result["attacks"].get(attack_id.split("@")[0])
-    if own is not None and attack_threat(attack_id.split("@")[0], own) == WHITE:
+    own = result["attacks"].get(base_attack_id(attack_id))
+    if own is not None and attack_threat(base_attack_id(attack_id), own) == WHITE:
         return own["clip_acc"]
     for k, e in result["attacks"].items():
         if k == attack_id or attack_threat(k, e) != WHITE:

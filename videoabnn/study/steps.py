@@ -17,7 +17,7 @@ from videoabnn.config import Config, ConfigError
 from videoabnn.results import Results
 from videoabnn.study.settings import derived_config
 from videoabnn.utils.io import atomic_write_json
-from videoabnn.utils.provenance import digest_of, file_digest
+from videoabnn.utils.provenance import code_versions, digest_of, file_digest
 
 # Bump when run_evaluation writes new fields, so a rerun refreshes every results file (attacks and audits
 # come back from their caches; only the summary is recomputed).
@@ -245,7 +245,8 @@ def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path 
     ids = evaluation_subset(test_set, int(cfg["eval"].get("audit_batches") or 1), batch_size, int(cfg["seed"]))
     args = dict(section(cfg, "audit", {}) or {})
     key = digest_of({"checkpoint": file_digest(checkpoint), "surrogate": file_digest(surrogate) if surrogate else None,
-                     "ids": [int(i) for i in ids], "args": args, "seed": int(cfg["seed"])}, 16)
+                     "ids": [int(i) for i in ids], "args": args, "seed": int(cfg["seed"]),
+                     "versions": code_versions()}, 16)
     cached = Path(cache_dir) / f"{key}.json" if cache_dir is not None else None
     if cached is not None and cached.is_file():
         return json.loads(cached.read_text())
