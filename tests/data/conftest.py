@@ -45,3 +45,47 @@ def quirk_ucf_root(tmp_path_factory) -> Path:
         for g in (1, 8, 15, 22):
             tiny_video(root / "UCF-101" / name / f"v_{file_stem[name]}_g{g:02d}_c01.avi")
     return root
+
+
+REAL_VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-videos"
+
+
+def real_video_files() -> list[Path]:
+    """The shared real clips (../shared/data/real-videos), empty when that folder is absent."""
+    return sorted(p for p in REAL_VIDEOS.glob("*") if p.suffix in (".mp4", ".avi")) if REAL_VIDEOS.is_dir() else []
+
+
+def moving_frames(frames: int, width: int, height: int, seed: int = 0) -> np.ndarray:
+    """Textured frames that move and carry their number in a bright band: every frame is distinct."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (height, width, 3)).astype(np.uint8)
+    out = np.stack([np.roll(base, 3 * k, axis=1) for k in range(frames)])
+    out[:, : height // 8] = ((np.arange(frames) * 7) % 256)[:, None, None, None]
+    return out
+
+
+def write_dataset_like_videos(folder: Path) -> dict[str, Path]:
+    """The properties that broke decoders on real data sets, as small files: Xvid and DivX AVIs with
+    B-frames and scene-cut keyframes (UCF101, HMDB51), H.264 with B-frames in MP4, a variable frame
+    rate, and an AVI whose header announces more frames than it holds (cut short)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = moving_frames(60, 160, 120)
+    files = {
+        "ucf_xvid_bframes.avi": dict(max_b_frames=2, keyframes=(10, 22, 41), bit_rate=800_000),
+        "hmdb_divx_bframes.avi": dict(max_b_frames=3, fourcc="DIVX", gop_size=25, bit_rate=600_000),
+        "h264_bframes.mp4": dict(codec="libx264", fourcc=None, max_b_frames=3, gop_size=20),
+        "h264_vfr.mp4": dict(codec="libx264", fourcc=None, max_b_frames=2,
+                             frame_ms=np.cumsum(np.random.default_rng(1).choice([33, 40, 67], 60))),
+    }
+    out = {name: encode_video(folder / name, frames, **kwargs) for name, kwargs in files.items()}
+    whole = encode_video(folder / "full.avi", frames, max_b_frames=2, bit_rate=800_000)
+    data = whole.read_bytes()
+    (folder / "header_overstates.avi").write_bytes(data[: int(len(data) * 0.6)])
+    whole.unlink()
+    out["header_overstates.avi"] = folder / "header_overstates.avi"
+    return out
+
+
+@pytest.fixture(scope="session")
+def dataset_like_videos(tmp_path_factory) -> dict[str, Path]:
+    return write_dataset_like_videos(tmp_path_factory.mktemp("dataset_like"))

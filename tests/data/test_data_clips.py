@@ -14,6 +14,7 @@ from videoabnn.data import (
     UCF101,
     FrameCache,
     ListFileDataset,
+    UnreadableVideosError,
     build_dataset,
     random_clip_indices,
     uniform_clip_indices,
@@ -126,14 +127,17 @@ def test_skip_unreadable_counts_and_lists(synthetic_ucf_root, tmp_path, caplog):
     (videos / "v_MoveLeft_g11_c01.avi").write_bytes(data[: len(data) // 3])
     with pytest.raises(FileNotFoundError, match="2 of 72 videos"):
         UCF101(root, split=1, train=True)
+    with pytest.raises(UnreadableVideosError, match=r"4 of 72 videos \(5.6%\).*data.max_unreadable=0.05"):
+        UCF101(root, split=1, train=True, skip_unreadable=True)  # more than the default 5% unreadable
     with caplog.at_level(logging.WARNING, logger="videoabnn.data"):
-        ds = UCF101(root, split=1, train=True, skip_unreadable=True)
+        ds = UCF101(root, split=1, train=True, skip_unreadable=True, max_unreadable=0.1)
     assert len(ds.videos) == 68 and len(ds.skipped) == 4
     names = {p.name: cause for p, cause in ds.skipped}
     assert names["v_MoveLeft_g08_c01.avi"] == "file not found"
     assert "empty" in names["v_MoveLeft_g09_c01.avi"]
     assert set(names) == {f"v_MoveLeft_g{g:02d}_c01.avi" for g in (8, 9, 10, 11)}
-    assert "skipped 4 of 72 videos" in caplog.text and "v_MoveLeft_g11_c01.avi" in caplog.text
+    print(names["v_MoveLeft_g11_c01.avi"])
+    assert "4 of 72 videos (5.6%) are unreadable" in caplog.text and "v_MoveLeft_g08_c01.avi" in caplog.text
     assert all(ds[i]["clip"].shape == (3, 8, 32, 32) for i in range(0, len(ds), 17))
 
 

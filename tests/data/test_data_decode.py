@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from videoabnn.data import VideoDecodeError, decord_available, open_video
+from videoabnn.data import FrameCountError, VideoDecodeError, decord_available, open_video
 
 needs_decord = pytest.mark.skipif(not decord_available(), reason="decord is not installed on this platform")
 
@@ -69,15 +69,18 @@ def test_garbage_file_names_file_and_cause(tmp_path, backend):
 
 
 @pytest.mark.parametrize("backend", ["pyav", "auto"])
-def test_truncated_file_fails_on_missing_frames(tmp_path, make_video, backend):
+def test_truncated_file_reports_its_decodable_frames(tmp_path, make_video, backend):
     path = make_video(tmp_path / "full.avi", frames=40, width=64, height=48)
     data = path.read_bytes()
     cut = tmp_path / "cut.avi"
-    cut.write_bytes(data[: len(data) // 3])
-    with pytest.raises(VideoDecodeError) as err:
-        with open_video(cut, backend) as reader:
-            reader.get_frames([0, len(reader) - 1])
-    assert "cut.avi" in str(err.value)
+    cut.write_bytes(data[: len(data) // 2])
+    with open_video(cut, backend) as reader:
+        assert reader.header_frames == 40 and 0 < len(reader) < 40  # what is present, not what is announced
+        n = reader.count_frames()
+        assert len(reader) == n and reader.get_frames([0, n - 1]).shape[0] == 2
+        with pytest.raises(FrameCountError, match=f"{n} decodable frames") as err:
+            reader.get_frames([39])
+    assert "cut.avi" in str(err.value) and err.value.available == n
 
 
 def test_unknown_backend():
@@ -85,9 +88,22 @@ def test_unknown_backend():
         open_video("x.avi", "ffmpeg")
 
 
-@needs_decord
-def test_auto_falls_back_to_pyav_where_decord_fails(tmp_path, make_video):
-    # decord 0.6 cannot copy frames 48 pixels wide (row padding); auto must still decode them.
+def test_auto_is_the_exact_pyav_reader(tmp_path, make_video):
     path = make_video(tmp_path / "w48.avi", frames=6, width=48, height=32)
     with open_video(path, "auto") as auto, open_video(path, "pyav") as ref:
+        assert type(auto) is type(ref)
         np.testing.assert_array_equal(auto.get_frames([1, 4]), ref.get_frames([1, 4]))
+
+
+@needs_decord
+def test_decord_failure_names_the_file(tmp_path, make_video):
+    # decord 0.6 cannot copy frames 48 pixels wide (row padding): an error naming the file, never wrong frames
+    path = make_video(tmp_path / "w48.avi", frames=6, width=48, height=32)
+    try:
+        with open_video(path, "decord") as reader:
+            frames = reader.get_frames([1, 4])
+    except VideoDecodeError as err:
+        assert "w48.avi" in str(err)
+    else:
+        with open_video(path, "pyav") as ref:
+            np.testing.assert_array_equal(frames, ref.get_frames([1, 4]))

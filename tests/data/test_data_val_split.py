@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videoabnn.data import UCF101, HMDB51, build_dataset
+from videoabnn.data import HMDB51, UCF101, build_dataset
 from videoabnn.data.splits import group_of, validation_split
 
 

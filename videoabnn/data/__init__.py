@@ -1,15 +1,17 @@
-"""Video data: decoding (decord/PyAV), UCF101/HMDB51/list-file datasets, clip sampling, frame cache,
+"""Video data: exact decoding (PyAV/decord), UCF101/HMDB51/list-file datasets, clip sampling, frame cache,
 and the built-in synthetic action videos. Clips are float (C, T, H, W) in [0, 1]."""
 
 from videoabnn.data.builder import DATASETS, build_dataset, ensure_synthetic
 from videoabnn.data.cache import FrameCache
-from videoabnn.data.dataset import SplitFileError, VideoDataset, probe_video
+from videoabnn.data.dataset import SplitFileError, UnreadableVideosError, VideoDataset, probe_video, read_clip
 from videoabnn.data.decode import (
     DecordReader,
+    FrameCountError,
     PyAVReader,
     VideoDecodeError,
     VideoReader,
     decord_available,
+    known_frame_count,
     open_video,
     resolve_backend,
 )
@@ -35,10 +37,12 @@ __all__ = [
     "SHORT_VIDEO_POLICIES",
     "UCF101",
     "DecordReader",
+    "FrameCountError",
     "FrameCache",
     "ListFileDataset",
     "PyAVReader",
     "SplitFileError",
+    "UnreadableVideosError",
     "VideoDataset",
     "VideoDecodeError",
     "VideoReader",
@@ -49,8 +53,10 @@ __all__ = [
     "encode_video",
     "ensure_synthetic",
     "generate_synthetic",
+    "known_frame_count",
     "open_video",
     "probe_video",
+    "read_clip",
     "render_video",
     "resolve_backend",
     "synthetic_params",

@@ -4,11 +4,15 @@ Building a dataset reads only the split/list files and stats each video (no deco
 of thousands of videos builds in milliseconds. Item ``i`` is ``{"clip": float (C, T, H, W) in
 [0, 1], "label": int, "video": int}``. Training: one random clip per video and index. Testing:
 ``clips_per_video = num_clips x num_crops`` items per video, ``video = i // clips_per_video``.
+Clip indices are drawn on the video's decodable length; where its header announced more frames
+than it holds, the decode that finds out corrects the length and the clip is drawn again on it.
 
 Unreadable videos: missing or empty files are found when the dataset is built; by default that is
-an error listing them. With ``skip_unreadable=True`` every video is also probed (opened, first and
-last frame decoded) and the bad ones are left out, recorded in ``dataset.skipped`` as
-``(path, cause)`` and logged as a warning; a decode error during training is never swallowed.
+an error listing them. With ``skip_unreadable=True`` every video is also probed (decoded to the
+end, a few frames converted) and the bad ones are left out, recorded in ``dataset.skipped`` as
+``(path, cause)`` and summarised in the log; more than ``max_unreadable`` (a fraction) of the list
+unreadable is an error, since a run on what is left would not be the experiment asked for. A decode
+error during training is never swallowed.
 """
 
 from __future__ import annotations
@@ -24,7 +28,14 @@ import torch
 from torch.utils.data import Dataset
 
 from videoabnn.data.cache import FrameCache
-from videoabnn.data.decode import VideoDecodeError, check_video_file, open_video, resolve_backend
+from videoabnn.data.decode import (
+    FrameCountError,
+    VideoDecodeError,
+    VideoReader,
+    check_video_file,
+    open_video,
+    resolve_backend,
+)
 from videoabnn.data.sampling import check_sampling, random_clip_indices, uniform_clip_indices
 from videoabnn.data.transforms import (
     random_crop_flip,
@@ -40,14 +51,31 @@ class SplitFileError(ValueError):
     """A split or list file is malformed; the message starts with ``file:line``."""
 
 
+class UnreadableVideosError(ValueError):
+    """More of a dataset's videos are unreadable than ``max_unreadable`` allows."""
+
+
 def probe_video(path: Path, backend: str) -> str | None:
-    """None when ``path`` opens and its first and last frames decode, else the cause."""
+    """None when ``path`` decodes to its end and its first, middle and last frames convert, else the cause."""
     try:
         with open_video(path, backend) as reader:
-            reader.get_frames([0, len(reader) - 1])
+            n = reader.count_frames()
+            reader.get_frames([0, n // 2, n - 1])
     except VideoDecodeError as err:
         return err.cause
     return None
+
+
+def read_clip(reader: VideoReader, sample) -> np.ndarray:
+    """Frames ``sample(len(reader))`` of ``reader``; drawn again on the true length where the header overstated it."""
+    try:
+        return reader.get_frames(sample(len(reader)))
+    except FrameCountError as err:
+        if len(reader) != err.available:
+            raise
+        log.info("%s: %d decodable frames, not %s: clip drawn again", reader.path, err.available,
+                 err.announced or "as assumed")
+        return reader.get_frames(sample(err.available))
 
 
 def spread_subset(n: int, k: int | None) -> list[int]:
@@ -86,6 +114,7 @@ class VideoDataset(Dataset):
         backend: str = "auto",
         cache_dir: str | os.PathLike | None = None,
         skip_unreadable: bool = False,
+        max_unreadable: float = 0.05,
         max_videos: int | None = None,
         flip: bool = True,
         seed: int | None = None,
@@ -115,6 +144,7 @@ class VideoDataset(Dataset):
             return
         all_videos = [(Path(p), int(label)) for p, label in videos]
         all_videos = [all_videos[i] for i in spread_subset(len(all_videos), max_videos)]
+        self.max_unreadable = float(max_unreadable)
         self.videos, self.skipped = self._check_videos(all_videos, skip_unreadable, probe_workers)
 
     def subset(self, indices: list[int], train: bool) -> VideoDataset:
@@ -153,13 +183,23 @@ class VideoDataset(Dataset):
                         bad[path] = cause
         skipped = [(p, bad[p]) for p, _ in videos if p in bad]
         for path, cause in skipped:
-            log.warning("skipping unreadable video %s: %s", path, cause)
+            log.debug("skipping unreadable video %s: %s", path, cause)
         if skipped:
-            log.warning("skipped %d of %d videos (listed above)", len(skipped), len(videos))
+            self._limit_skipped(skipped, len(videos))
         kept = [(p, y) for p, y in videos if p not in bad]
-        if not kept:
-            raise RuntimeError(f"no readable videos left ({len(skipped)} skipped)")
         return kept, skipped
+
+    def _limit_skipped(self, skipped: list[tuple[Path, str]], total: int) -> None:
+        """Summarise the skipped videos in the log; refuse when more than ``max_unreadable`` of them are."""
+        fraction = len(skipped) / total
+        first = "; ".join(f"{p.name} ({c})" for p, c in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
+        summary = (f"{len(skipped)} of {total} videos ({100 * fraction:.1f}%) are unreadable and skipped: {first} "
+                   f"(all of them: the run's skipped_videos.txt, or `videoabnn-verify`)")
+        if fraction > self.max_unreadable:
+            raise UnreadableVideosError(f"{summary}; that is more than data.max_unreadable="
+                                        f"{self.max_unreadable:g} of the list: fix or re-encode the files, or raise "
+                                        f"data.max_unreadable to run on what is left")
+        log.warning(summary)
 
     def __len__(self) -> int:
         return len(self.videos) * self.clips_per_video
@@ -183,7 +223,7 @@ class VideoDataset(Dataset):
             video = self.cache.get(path, self.short_side, load)
             return np.asarray(video[sample(len(video))])
         with open_video(path, self.backend) as reader:
-            return resize_short_side(reader.get_frames(sample(len(reader))), self.short_side)
+            return resize_short_side(read_clip(reader, sample), self.short_side)
 
     def _test_frames(self, video: int, path: Path, clip: int) -> np.ndarray:
         """Resized frames of test clip ``clip``: every clip and crop of a video comes from ONE decode of the
@@ -192,12 +232,22 @@ class VideoDataset(Dataset):
             return self._frames(path, lambda n: uniform_clip_indices(
                 n, self.frames, self.stride, self.num_clips, clip, self.short_video, str(path)))
         if self._last_video is None or self._last_video[0] != video:
+            def clips_of(n: int) -> list[np.ndarray]:
+                return [uniform_clip_indices(n, self.frames, self.stride, self.num_clips, c, self.short_video,
+                                             str(path)) for c in range(self.num_clips)]
+
             with open_video(path, self.backend) as reader:
-                n = len(reader)
-                clips = [uniform_clip_indices(n, self.frames, self.stride, self.num_clips, c, self.short_video,
-                                              str(path)) for c in range(self.num_clips)]
+                clips = clips_of(len(reader))
                 needed = np.unique(np.concatenate(clips))
-                frames = resize_short_side(reader.get_frames(needed), self.short_side)
+                try:
+                    decoded = reader.get_frames(needed)
+                except FrameCountError as err:
+                    if len(reader) != err.available:
+                        raise
+                    clips = clips_of(err.available)
+                    needed = np.unique(np.concatenate(clips))
+                    decoded = reader.get_frames(needed)
+                frames = resize_short_side(decoded, self.short_side)
             self._last_video = (video, clips, {int(i): k for k, i in enumerate(needed)}, frames)
         _, clips, position, frames = self._last_video
         return frames[[position[int(i)] for i in clips[clip]]]

@@ -20,9 +20,10 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
@@ -285,11 +286,17 @@ def render_video(
     return out
 
 
-def encode_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 25, bit_rate: int = 4_000_000) -> Path:
-    """Encode uint8 (T, H, W, 3) RGB frames to an MPEG-4 Part 2 (.avi, Xvid-tagged) file, atomically.
+def encode_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 25, bit_rate: int = 4_000_000, *,
+                 codec: str = "mpeg4", max_b_frames: int = 0, gop_size: int = 12, fourcc: str | None = "XVID",
+                 keyframes: Sequence[int] = (), frame_ms: Sequence[int] | None = None) -> Path:
+    """Encode uint8 (T, H, W, 3) RGB frames to a video file, atomically; the suffix picks the container.
 
-    Single-threaded, no B-frames, keyframe every 12 frames: deterministic output, easy to seek.
-    The generous ``bit_rate`` keeps P-frames as clean as keyframes at small sizes (no blocking).
+    The defaults (used by the synthetic sets) write MPEG-4 Part 2 in an Xvid-tagged ``.avi``,
+    single-threaded, no B-frames, a keyframe every 12 frames: deterministic output, easy to seek. The
+    generous ``bit_rate`` keeps P-frames as clean as keyframes at small sizes (no blocking). The other
+    arguments write the files real data sets hold, for decoder tests: ``max_b_frames`` B-frames,
+    ``codec="libx264"`` in ``.mp4``, extra ``keyframes`` (scene cuts) and ``frame_ms`` (a variable
+    frame rate: each frame's display time in milliseconds).
     """
     import av
 
@@ -297,18 +304,28 @@ def encode_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 25, bit
     t, h, w, _ = frames.shape
     if h % 2 or w % 2:
         raise ValueError(f"{path}: frame size {w}x{h} must be even for yuv420p encoding")
+    container_format = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}.get(path.suffix.lower(), "avi")
+    cuts = set(int(k) for k in keyframes)
 
     def write(tmp: str) -> None:
-        with av.open(tmp, mode="w", format="avi") as container:
-            stream = container.add_stream("mpeg4", rate=fps)
+        with av.open(tmp, mode="w", format=container_format) as container:
+            stream = container.add_stream(codec, rate=fps)
             stream.codec_context.bit_rate = bit_rate
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            stream.codec_context.gop_size = 12
-            stream.codec_context.max_b_frames = 0
+            stream.codec_context.gop_size = gop_size
+            stream.codec_context.max_b_frames = max_b_frames
             stream.codec_context.thread_count = 1
-            stream.codec_context.codec_tag = "XVID"
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+            if fourcc:
+                stream.codec_context.codec_tag = fourcc
+            if frame_ms is not None:
+                stream.codec_context.time_base = Fraction(1, 1000)
+            for k, frame in enumerate(frames):
+                picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+                if k in cuts:
+                    picture.pict_type = av.video.frame.PictureType.I
+                if frame_ms is not None:
+                    picture.pts, picture.time_base = int(frame_ms[k]), Fraction(1, 1000)
+                for packet in stream.encode(picture):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
