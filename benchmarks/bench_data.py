@@ -7,6 +7,7 @@ from generated UCF101-layout videos at 320x240, 25 fps. Also times building the 
 1,000-video UCF101 layout (split files + stat of each video, no decoding).
 
     python benchmarks/bench_data.py                       # default: about 1 minute on 2 cores
+    python benchmarks/bench_data.py --real-only           # only the shared real clips (benchmarks/real_files.py)
     python benchmarks/bench_data.py --clips 256 --videos 24 --video-frames 150
 """
 
@@ -19,14 +20,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import real_files  # benchmarks/real_files.py, beside this script
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, RandomSampler
 
 from videoabnn.data import MOTIONS, UCF101, class_names, decord_available, render_video
+from videoabnn.data.decode import resolve_backend
 from videoabnn.data.synthetic import encode_video, ucf101_path, write_ucf101_lists
 
 FRAMES, SHORT_SIDE, CROP, FPS = 16, 128, 112, 25
+REAL_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-videos"
 
 
 def make_videos(root: Path, videos: int, frames: int) -> Path:
@@ -198,16 +202,26 @@ def main() -> None:
                    help="interleaved rounds over all configurations; the best round counts (cold caches and "
                         "clock ramp-up otherwise penalise whichever configuration runs first)")
     p.add_argument("--work-dir", default=None, help="where videos and cache go (default: a temp folder)")
+    p.add_argument("--real", default=str(REAL_VIDEOS), help="folder of real clips to check and time (every path)")
+    p.add_argument("--real-only", action="store_true", help="only the real-file table")
     a = p.parse_args()
     torch.set_num_threads(1)
+    from videoabnn.data.decode import set_decoder_threads
+
+    set_decoder_threads(1)
     tmp = Path(a.work_dir or tempfile.mkdtemp(prefix="bench_data_"))
+    (tmp / "ucf_like").mkdir(parents=True, exist_ok=True)
+    real_files.run(Path(a.real), tmp / "ucf_like")
+    if a.real_only:
+        return
     start = time.perf_counter()
     root = make_videos(tmp / "ucf", a.videos, a.video_frames)
     print(f"videos: {root} ({a.videos}+ videos, {a.video_frames} frames, 320x240 @ {FPS} fps), "
           f"ready in {time.perf_counter() - start:.1f} s")
     print(f"clips: {FRAMES} frames, short side {SHORT_SIDE}, random {CROP}x{CROP} crop + flip, float [0, 1]; "
           f"batch {a.batch}; {a.clips} clips timed per row; torch threads 1 per process\n")
-    backends = (["decord"] if decord_available() else []) + ["pyav"]
+    backends = ["pyav"] + (["decord"] if decord_available() else [])
+    assert resolve_backend("auto") == backends[0]
     configs = [(f"videoabnn {b}" + (" (default: auto)" if b == backends[0] else ""),
                 lambda b=b: ours(root, "auto" if b == backends[0] else b, None)) for b in backends]
     configs.append(("videoabnn auto + frame cache", lambda: ours(root, "auto", tmp / "cache")))
