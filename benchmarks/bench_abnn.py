@@ -20,6 +20,8 @@ PROTOTYPE_ADAPTIVE_PARAMS = 1.1e9
 PAIRS = [  # (substitute, substitute kwargs, target, target kwargs, batch, frames, size)
     ("tiny_r3d", {}, "tiny_r3d", {}, 2, 8, 32),
     ("r3d_18", {}, "resnext3d_101", {}, 2, 8, 56),
+    # the released I3D as substitute (configs/ucf101/abnn_r3d18_i3d.yaml), at that config's clip size
+    ("i3d", {}, "resnet3d_18", {"shortcut": "A"}, 2, 16, 112),
 ]
 
 
@@ -117,11 +119,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
-    parser.add_argument("--pairs", default="all", help="'all', 'tiny' or 'resnext'")
+    parser.add_argument("--pairs", default="all", help="'all', or a model name part: 'tiny', 'resnext', 'i3d'")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    pairs = PAIRS if args.pairs == "all" else [p for p in PAIRS if args.pairs in p[2]]
+    pairs = PAIRS if args.pairs == "all" else [p for p in PAIRS if args.pairs in p[0] or args.pairs in p[2]]
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, repeats {args.repeats}")
     for pair in pairs:
         bench_pair(*pair, device=device, repeats=args.repeats)

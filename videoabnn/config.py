@@ -126,7 +126,11 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     merged: dict = {}
     for base in bases:
         merged = merge(merged, _read_with_bases(path.parent / base, (*seen, path)))
-    return merge(merged, data)
+    if not bases:
+        return merge(merged, data)
+    from videoabnn.model_args import drop_stale_model_args
+
+    return drop_stale_model_args(merged, merge(merged, data), data, str(path), load_defaults())
 
 
 def is_override(item: str) -> bool:
@@ -245,14 +249,28 @@ def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] 
     user: dict = _read_with_bases(Path(path)) if path is not None else {}
     source = str(path) if path is not None else "config"
     checked(user, source, defaults)
-    return _to_config(checked(apply_overrides(user, overrides), "command line", defaults))
+    return _to_config(checked(_overridden(user, overrides, defaults), "command line", defaults))
+
+
+def _overridden(cfg: Mapping, overrides: Iterable[str] | Mapping[str, Any] | None, defaults: Mapping) -> dict:
+    """:func:`apply_overrides`, minus the inherited model arguments a changed ``model.name`` does not take."""
+    from videoabnn.model_args import drop_stale_model_args
+
+    after = apply_overrides(cfg, overrides)
+    if not overrides:
+        return after
+    layer: dict = {}
+    pairs = flatten_overrides(overrides).items() if isinstance(overrides, Mapping) else map(parse_override, overrides)
+    for key, value in pairs:
+        set_dotted(layer, str(key), value)
+    return drop_stale_model_args(cfg, after, layer, "command line", defaults)
 
 
 def config_from_dict(data: Mapping, overrides: Iterable[str] | Mapping = (), source: str = "config") -> Config:
     """Like :func:`load_config` for an in-memory mapping (tests, programmatic use, derived study configs)."""
     defaults = load_defaults()
     checked(data, source, defaults)
-    return _to_config(checked(apply_overrides(data, overrides), "command line", defaults))
+    return _to_config(checked(_overridden(data, overrides, defaults), "command line", defaults))
 
 
 def dump_config(cfg: Mapping) -> str:

@@ -68,9 +68,10 @@ class Data(Section):
     backend: Literal["auto", "decord", "pyav"]
     cache_dir: str | None
     skip_unreadable: StrictBool
+    max_unreadable: Annotated[float, Field(ge=0, le=1)]
     batch_size: PosInt
     test_batch_size: PosInt | None
-    num_workers: NonNegInt
+    num_workers: Literal["auto"] | NonNegInt
     max_videos: PosInt | None
     val_fraction: Fraction
     val_seed: int
@@ -88,11 +89,17 @@ class Substitute(Section):
     name: str
     checkpoint: str | None
     kwargs: dict[str, Any]
+    shortcut_gradient: Literal["full", "cut"]
 
 
 class ABNN(Section):
-    mode: Literal["modulate", "replace", "prototype"]
+    mode: Literal["modulate", "replace", "prototype", "prototype_exact"]
     stats_eps: PosFloat
+    input_size: Annotated[list[PosInt], Field(min_length=3, max_length=3)] | None
+    prototype_statistics: Literal["clip", "batch"]
+    stats_dropout: Fraction
+    modulation: Literal["gamma_beta", "gamma"]
+    stats_stages: list[Annotated[int, Field(ge=0, le=4)]] | None
     substitute: Substitute
 
 
@@ -135,7 +142,7 @@ class Train(Section):
 class Eval(Section):
     attacks: str | list[str | AttackSpec]
     attack_args: dict[str, dict[str, Any]]
-    threat_models: list[Literal["white", "gray", "transfer", "naive"]]
+    threat_models: list[Literal["white", "gray", "transfer", "naive", "physical"]]
     transfer_from: str | None
     max_batches: PosInt | None
     audit: StrictBool
@@ -147,12 +154,21 @@ class Eval(Section):
 
 
 # --------------------------------------------------------------------------- study section
+class PhysicalThreat(Section):
+    """The attacks every model is scored on under the physical threat model, and their distribution."""
+
+    attacks: list[str]
+    physical: str | dict[str, Any] = "default"
+    pattern: Literal["per_frame", "shared"] = "shared"
+
+
 class Threats(Section):
     gray: StrictBool = True
     transfer: StrictBool = True
     transfer_from: str = "standard"
     transfer_to: list[str] | None = None
     attacks: list[str] | None = None
+    physical: PhysicalThreat | None = None
 
 
 class AuditSettings(Section):
@@ -172,6 +188,10 @@ class AuditSettings(Section):
     zero_grad_tol: Annotated[float, Field(ge=0)] | None = None
     frames: str | None = None
     max_batches: PosInt | None = None
+    gradcheck_clips: PosInt | None = None
+    gradcheck_directions: PosInt | None = None
+    gradcheck_steps: list[PosFloat] | None = None
+    gradcheck_tol: PosFloat | None = None
 
 
 class Sweep(Section):
@@ -217,6 +237,7 @@ class PatchStudy(Section):
     sizes: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
     fit: dict[str, Any] = {}
     eot: dict[str, Any] = {}
+    physical: str | dict[str, Any] | None = None  # physical threat model rows (a physical_eot distribution)
     fit_batches: PosInt | None = None
     test_batches: PosInt | None = None
     position_size: Annotated[float, Field(gt=0, le=1)] | None = None
@@ -239,6 +260,38 @@ class InputTransforms(Section):
 DottedOverrides = dict[str, Any]
 
 
+class FidelityPipeline(Section):
+    """One evaluation pipeline of ``study.fidelity``: gradient, threat model, attacks and test batch."""
+
+    about: str = ""
+    gradient: Literal["full", "cut"] = "full"
+    threat: Literal["white", "gray"] = "white"
+    attacks: list[str | AttackSpec] = Field(min_length=1)  # ids of eval.attacks, or attack mappings
+    batch: Literal["video", "study"] | PosInt = "video"
+    models: list[str] | None = None  # null: every model of study.fidelity
+
+
+class Fidelity(Section):
+    """``study.fidelity``: the study model ``base`` and models derived from it, under several pipelines."""
+
+    base: str = "abnn"
+    models: dict[str, DottedOverrides | None] = {}
+    clips_per_video: PosInt | None = None
+    pipelines: dict[str, FidelityPipeline] = Field(min_length=1)
+
+
+class CleanGap(Section):
+    """``study.clean_gap``: the study model ``base`` retrained with each variant's overrides, side by side."""
+
+    base: str = "abnn"
+    reference: str | None = "standard"
+    variants: dict[str, DottedOverrides | None] = Field(min_length=1)
+    attacks: list[str | AttackSpec] = Field(min_length=1)
+    gray_attacks: list[str | AttackSpec] = []
+    headline: str = "pgd_linf_4_20"
+    budget: str = "linf 4/255"
+
+
 class Study(Section):
     title: str | None = None
     seeds: list[NonNegInt] = Field(default=[0], min_length=1)
@@ -257,6 +310,8 @@ class Study(Section):
     profiles: dict[str, DottedOverrides] = {}
     patch_study: PatchStudy | None = None
     input_transforms: InputTransforms | None = None
+    fidelity: Fidelity | None = None
+    clean_gap: CleanGap | None = None
 
     @field_validator("seeds")
     @classmethod
@@ -395,7 +450,9 @@ def check_values(cfg: Mapping, source: str) -> list[str]:
         RunConfig.model_validate(dict(cfg))
     except ValidationError as err:
         return [f"{source}: {line}" for line in describe(err, RunConfig)]
-    return check_names(cfg, source)
+    from videoabnn.model_args import check_model_args
+
+    return check_names(cfg, source) or check_model_args(cfg, source)
 
 
 def schema_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> set[str]:

@@ -63,6 +63,8 @@ class RunInfo:
     train_seconds: float | None = None
     epochs: int | None = None
     train_cost: dict[str, Any] = field(default_factory=dict)
+    # a clip's output depends on the other clips of its batch (test-time BN, prototype_exact batch statistics)
+    batch_coupled: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping, source: str) -> RunInfo:
@@ -70,7 +72,7 @@ class RunInfo:
                    checkpoint=data.get("checkpoint"), checkpoint_digest=data.get("checkpoint_digest"),
                    train_seconds=_opt_float(data, "train_seconds"),
                    epochs=None if data.get("epochs") is None else int(data["epochs"]),
-                   train_cost=dict(data.get("train_cost") or {}))
+                   train_cost=dict(data.get("train_cost") or {}), batch_coupled=bool(data.get("batch_coupled", False)))
 
 
 @dataclass

@@ -27,7 +27,7 @@ STUDY = REPO / "configs" / "synthetic" / "study.yaml"
     ("train.attack.name=pgdd", "train.attack.name: expected a registered name, got 'pgdd'; did you mean 'pgd'?"),
     ("threads=0", "command line: threads: expected one of auto or a number >= 1, got 0"),
     ("data.val_fraction=1.5", "data.val_fraction: expected a number < 1.0, got 1.5"),
-    ("eval.threat_models=[black]", "eval.threat_models.0: expected one of white, gray, transfer or naive, got 'black'"),
+    ("eval.threat_models=[black]", "eval.threat_models.0: expected one of white, gray, transfer, naive or physical, got 'black'"),
     ("eval.attacks=[{name: pgd, steps: x}]", "eval.attacks.0.steps: expected an integer, got 'x'"),
     ("device=gpu", "device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
     ("trian.lr=1", "unknown key 'trian'; did you mean 'train'?"),

@@ -151,7 +151,8 @@ def test_build_dataset_from_config(synthetic_ucf_root):
     assert train[0]["clip"].shape == (3, 8, 32, 32)
     assert train.flip is False  # flip=auto: mirroring would swap MoveLeft/MoveRight
     assert build_dataset({**cfg.data, "name": "ucf101"}, train=True).flip is True
-    with pytest.raises(ValueError, match="data.num_classes is 5"):
+    with pytest.raises(ValueError, match="data.num_classes: expected the class count .* which has 4 classes, got 5; "
+                                         "set data.num_classes=4"):
         build_dataset({**cfg.data, "num_classes": 5}, train=True)
     with pytest.raises(ValueError, match="unknown data set 'ucf'"):
         build_dataset({**cfg.data, "name": "ucf"}, train=True)

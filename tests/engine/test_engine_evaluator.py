@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from videoabnn.config import ConfigError
 from videoabnn.engine import CheckpointError, EvaluationError, evaluate, train
 from videoabnn.engine import evaluator as ev
 from videoabnn.engine.metrics import clip_accuracy
@@ -136,7 +137,8 @@ def test_bad_inputs_fail_before_work(trained, toy_sets, tmp_path, tiny_cfg):
         evaluate(cfg, bad, attacks=["fgsm"], out_dir=tmp_path, test_set=toy_sets[1])
     with pytest.raises(CheckpointError, match="holds a 'tiny_r3d' model but the config builds 'feature_denoise'"):
         evaluate(tiny_cfg("feature_denoise"), ckpt, attacks=["fgsm"], out_dir=tmp_path, test_set=toy_sets[1])
-    with pytest.raises(ValueError, match="data.num_classes=5 but the data set has 3"):
+    with pytest.raises(ConfigError, match="data.num_classes: expected the data set's class count, 3, got 5; set "
+                                          "data.num_classes=3"):
         evaluate(tiny_cfg("standard", **{"data.num_classes": 5}), ckpt, attacks=["fgsm"], out_dir=tmp_path,
                  test_set=toy_sets[1])
     with pytest.raises(EvaluationError, match="unknown threat model 'grey'"):

@@ -34,7 +34,10 @@ def test_quick_study_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "worst linf 4/255" in header
     assert "all share one training schedule (settings below; the learning rate was chosen once on the validation" in md
     assert list((work / "seeds" / "0" / "evals" / "abnn" / "audits").glob("*.json"))  # reused by a rerun
-    assert {a["threat"] for a in abnn["attacks"].values()} == {"white", "gray", "transfer"}
+    threats = {a["threat"] for a in abnn["attacks"].values()}
+    assert {"white", "gray", "transfer", "physical"} <= threats
+    assert all(t in ("white", "gray", "transfer") or t.startswith("physical") for t in threats)
+    assert "roa_30@physical:worst" in abnn["attacks"] and "Digital vs physical" in md
     for plot in ("acc_vs_eps.png", "acc_vs_size.png", "acc_by_attack.png"):
         assert f"plots/{plot}" in md
         with Image.open(work / "plots" / plot) as img:

@@ -15,7 +15,7 @@ from videoabnn.cli.test import build_parser as eval_parser
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = ["videoabnn-train", "videoabnn-test", "videoabnn-study", "videoabnn-patch-study",
-           "videoabnn-make-synthetic", "videoabnn-verify"]
+           "videoabnn-make-synthetic", "videoabnn-verify", "videoabnn-weights", "videoabnn-attack-video"]
 
 
 def test_overrides_anywhere_on_the_line():
@@ -178,5 +178,5 @@ def test_skipped_videos_reach_results_json_and_the_console(synthetic_ucf_root, t
     skipped = results["skipped_videos"]
     assert len(skipped) == 1 and skipped[0]["path"].endswith(Path(listed).name)
     assert "Invalid data" in skipped[0]["cause"]  # the decoder's own complaint, not a PermissionError
-    assert "skipped 1 of" in err and "INFO videoabnn.engine.evaluator: evaluating" in err
+    assert "1 of 28 videos (3.6%) are unreadable and skipped" in err and "INFO videoabnn.engine.evaluator: evaluating" in err
     assert "ERROR opening" not in err  # decord's C++ logger never sees the file

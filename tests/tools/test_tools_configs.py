@@ -37,7 +37,9 @@ def test_config_parses_and_builds_model(path):
         model = build_model(cfg, num_classes, load_weights=False)
     arch, _ = model_spec(cfg, num_classes)
     assert model.videoabnn_spec["arch"] == arch and model.videoabnn_spec["num_classes"] == num_classes
-    if path.parent.name in ("ucf101", "hmdb51"):
+    if path.name == "abnn_r3d18_i3d.yaml":  # ABNN with the real Kinetics-400 I3D as substitute
+        assert cfg.abnn.substitute.name == "i3d" and cfg.model.name == "resnet3d_18" and cfg.data.frames == 16
+    elif path.parent.name in ("ucf101", "hmdb51"):  # the authors' protocol
         assert cfg.data.crop == 112 and cfg.data.split == 1 and cfg.data.frames in (16, 40)
         assert cfg.model.name == "resnext3d_101"
         if cfg.train.method == "abnn":

@@ -9,18 +9,39 @@ Modes (see docs of the ABNN formulation):
   would otherwise amplify the target's features without bound).
 - ``prototype``: the author's prototype layer, made size-independent by pooling the substitute
   features to a fixed grid and using per-clip (not per-batch) scalar statistics.
+- ``prototype_exact``: the authors' prototype as built: the flattened raw substitute feature map of
+  each clip -> :class:`EqualLinear` -> per-clip, per-channel ``[gamma, beta]`` (bias init 1, 0),
+  a BatchNorm3d with affine, ``h = std(P) * BN(z) + mean(P)`` and ``out = gamma * h + beta``. Its
+  linear map is tied to one feature-map size (``feature_shape``). ``scalar_stats``: ``clip`` (default)
+  takes mean/std of P per clip; ``batch`` over the whole batch tensor, as the authors compute them,
+  which makes a clip's output depend on the other clips of its batch.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODES = ("modulate", "replace", "prototype")
+from videoabnn.abnn.equal_linear import EqualLinear
+
+MODES = ("modulate", "replace", "prototype", "prototype_exact")
+SCALAR_STATS = ("clip", "batch")
+MODULATIONS = ("gamma_beta", "gamma")
 LOG_SIGMA_CLAMP = 20.0
+
+
+class ClipSizeError(ValueError):
+    """A clip whose size differs from the one a size-tied layer (``prototype_exact``) was built for."""
+
+
+def prototype_exact_parameter_count(feature_shape: Sequence[int], num_features: int) -> int:
+    """Parameters of one ``prototype_exact`` layer: EqualLinear (flattened features -> 2C) + BN affine."""
+    fan_in = math.prod(int(s) for s in feature_shape)
+    return fan_in * 2 * num_features + 2 * num_features + 2 * num_features
 
 
 def _channel_assignment(out_ch: int, in_ch: int) -> torch.Tensor:
@@ -34,14 +55,32 @@ class AdaptiveBatchNorm3d(nn.Module):
     """Normalize target features ``z`` (B, C_t, T, H, W) using substitute statistics (B, C_s)."""
 
     def __init__(self, num_features: int, stats_channels: int, mode: str = "modulate", eps: float = 1e-5,
-                 momentum: float = 0.1, grid: tuple[int, int, int] = (1, 2, 2), min_sigma: float = 0.1) -> None:
+                 momentum: float = 0.1, grid: tuple[int, int, int] = (1, 2, 2), min_sigma: float = 0.1,
+                 feature_shape: Sequence[int] | None = None, scalar_stats: str = "clip", stats_dropout: float = 0.0,
+                 modulation: str = "gamma_beta", use_stats: bool = True) -> None:
+        """``stats_dropout``, ``modulation`` (``gamma``: beta does not read the statistics) and ``use_stats``
+        (False: a statistics-free BatchNorm with affine) are ``modulate`` options for the clean-accuracy study."""
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"AdaptiveBatchNorm3d: mode must be one of {MODES}, got {mode!r}")
+        if scalar_stats not in SCALAR_STATS:
+            raise ValueError(f"AdaptiveBatchNorm3d: scalar_stats must be one of {SCALAR_STATS}, got {scalar_stats!r}")
+        if modulation not in MODULATIONS:
+            raise ValueError(f"AdaptiveBatchNorm3d: modulation must be one of {MODULATIONS}, got {modulation!r}")
+        if not 0.0 <= stats_dropout < 1.0:
+            raise ValueError(f"AdaptiveBatchNorm3d: stats_dropout must be in [0, 1), got {stats_dropout}")
+        if mode != "modulate" and (stats_dropout or modulation != "gamma_beta" or not use_stats):
+            raise ValueError(f"AdaptiveBatchNorm3d: stats_dropout, modulation and use_stats are options of mode "
+                             f"'modulate', not {mode!r}")
+        self.stats_dropout, self.modulation, self.use_stats = float(stats_dropout), modulation, bool(use_stats)
         self.num_features, self.stats_channels, self.mode = num_features, stats_channels, mode
         self.grid = tuple(int(g) for g in grid)
         self.min_sigma = float(min_sigma)
-        if mode == "modulate":
+        self.scalar_stats = scalar_stats
+        self.feature_shape = None if feature_shape is None else tuple(int(s) for s in feature_shape)
+        if mode == "prototype_exact":
+            self._build_prototype_exact(eps, momentum)
+        elif mode == "modulate":
             self.bn = nn.BatchNorm3d(num_features, eps=eps, momentum=momentum, affine=False)
             # Standardizes [mu; log sigma] (batch statistics while training, running ones in eval, so a
             # clip's output never depends on its batch at test time): a re-parametrisation of the linear
@@ -68,9 +107,58 @@ class AdaptiveBatchNorm3d(nn.Module):
                 self.affine.weight.normal_(0.0, 1.0 / math.sqrt(fan_in))
                 self.affine.bias.copy_(torch.cat([torch.ones(num_features), torch.zeros(num_features)]))
 
+    def _build_prototype_exact(self, eps: float, momentum: float) -> None:
+        """The authors' layer: BN with affine, EqualLinear from the flattened feature map (gamma=1, beta=0)."""
+        if self.feature_shape is None or len(self.feature_shape) != 4 or self.feature_shape[0] != self.stats_channels:
+            raise ValueError("AdaptiveBatchNorm3d(mode='prototype_exact') needs feature_shape=(C_s, T, H, W) of the "
+                             f"substitute stage with C_s={self.stats_channels}, got {self.feature_shape}")
+        self.bn = nn.BatchNorm3d(self.num_features, eps=eps, momentum=momentum, affine=True)
+        self.style = EqualLinear(math.prod(self.feature_shape), 2 * self.num_features)
+        with torch.no_grad():
+            self.style.bias[:self.num_features] = 1.0
+
+    @property
+    def batch_coupled(self) -> bool:
+        """Whether a clip's output depends on the other clips of its batch in eval mode."""
+        return self.mode == "prototype_exact" and self.scalar_stats == "batch"
+
     @staticmethod
     def _expand(v: torch.Tensor) -> torch.Tensor:
         return v[:, :, None, None, None]
+
+    def _modulation(self, mu: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-clip (gamma, beta) of ``modulate`` (each (B, C_t))."""
+        bias_gamma, bias_beta = self.affine.bias.chunk(2)
+        if not self.use_stats:
+            return bias_gamma.expand(mu.shape[0], -1), bias_beta.expand(mu.shape[0], -1)
+        stats = self.stats_norm(torch.cat([mu, torch.log(sigma)], dim=1))
+        if self.stats_dropout > 0:
+            stats = F.dropout(stats, self.stats_dropout, self.training)
+        gamma, beta = self.affine(stats).chunk(2, dim=1)
+        if self.modulation == "gamma":
+            beta = bias_beta.expand_as(beta)
+        return gamma, beta
+
+    def statistics_parameters(self) -> list[nn.Parameter]:
+        """The weights that read the substitute (the statistics pathway; biases and BN affines excluded)."""
+        if self.mode == "replace":
+            return [self.mean_map.weight, self.log_std_map.weight]
+        if self.mode == "prototype_exact":
+            return [self.style.weight]
+        return [self.affine.weight] if self.use_stats else []
+
+    def _prototype_exact(self, z: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        if tuple(features.shape[1:]) != self.feature_shape:
+            raise ClipSizeError(f"AdaptiveBatchNorm3d(mode='prototype_exact') was built for substitute features of "
+                                f"shape {self.feature_shape} (C, T, H, W), got {tuple(features.shape[1:])}")
+        flat = features.flatten(1)
+        if self.scalar_stats == "batch":  # one scalar over the whole batch tensor (the authors' torch.std(y))
+            mean, std = flat.mean(), flat.std()
+        else:
+            mean, std = flat.mean(dim=1)[:, None, None, None, None], flat.std(dim=1)[:, None, None, None, None]
+        h = std * self.bn(z) + mean
+        gamma, beta = self.style(flat).chunk(2, dim=1)
+        return self._expand(gamma) * h + self._expand(beta)
 
     def forward(self, z: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor,
                 features: torch.Tensor | None = None) -> torch.Tensor:
@@ -79,8 +167,7 @@ class AdaptiveBatchNorm3d(nn.Module):
             raise ValueError(f"AdaptiveBatchNorm3d: expected statistics of shape ({z.shape[0]}, {self.stats_channels}),"
                              f" got {tuple(mu.shape)} and {tuple(sigma.shape)}")
         if self.mode == "modulate":
-            stats = self.stats_norm(torch.cat([mu, torch.log(sigma)], dim=1))
-            gamma, beta = self.affine(stats).chunk(2, dim=1)
+            gamma, beta = self._modulation(mu, sigma)
             return self._expand(gamma) * self.bn(z) + self._expand(beta)
         if self.mode == "replace":
             mu_hat = self.mean_map(mu)
@@ -89,7 +176,9 @@ class AdaptiveBatchNorm3d(nn.Module):
             scale = self.weight / sigma_hat
             return self._expand(scale) * (z - self._expand(mu_hat)) + self._expand(self.bias.expand_as(mu_hat))
         if features is None:
-            raise ValueError("AdaptiveBatchNorm3d(mode='prototype') needs the substitute features")
+            raise ValueError(f"AdaptiveBatchNorm3d(mode={self.mode!r}) needs the substitute features")
+        if self.mode == "prototype_exact":
+            return self._prototype_exact(z, features)
         clip_mean = features.mean(dim=(1, 2, 3, 4))[:, None, None, None, None]
         clip_std = features.std(dim=(1, 2, 3, 4), unbiased=False)[:, None, None, None, None]
         h = clip_std * self.bn(z) + clip_mean
@@ -98,4 +187,6 @@ class AdaptiveBatchNorm3d(nn.Module):
         return self._expand(gamma) * h + self._expand(beta)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, stats_channels={self.stats_channels}, mode={self.mode!r}"
+        extra = f", feature_shape={self.feature_shape}, scalar_stats={self.scalar_stats!r}" \
+            if self.mode == "prototype_exact" else ""
+        return f"{self.num_features}, stats_channels={self.stats_channels}, mode={self.mode!r}{extra}"

@@ -16,8 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from videoabnn.abnn.adaptive_bn import MODES, AdaptiveBatchNorm3d
+from videoabnn.abnn.adaptive_bn import MODES, SCALAR_STATS, AdaptiveBatchNorm3d, ClipSizeError
+from videoabnn.abnn.alignment import alignment_loss
 from videoabnn.abnn.statistics import clip_statistics
+from videoabnn.models.shortcut_gradient import SHORTCUT_GRADIENTS, cut_shortcut_gradient
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,15 @@ class ABNN(nn.Module):
     """Defended model ``x -> substitute stage stats -> target stages + AdaptiveBatchNorm3d -> logits``."""
 
     def __init__(self, substitute: nn.Module, target: nn.Module, mode: str = "modulate", stats_eps: float = 1e-5,
-                 grid: Sequence[int] = (1, 2, 2), min_sigma: float = 0.1) -> None:
+                 grid: Sequence[int] = (1, 2, 2), min_sigma: float = 0.1, input_size: Sequence[int] | None = None,
+                 prototype_statistics: str = "clip", shortcut_gradient: str = "full", stats_dropout: float = 0.0,
+                 modulation: str = "gamma_beta", stats_stages: Sequence[int] | None = None) -> None:
+        """``input_size`` (T, H, W): the clip size ``prototype_exact`` is built for; ``prototype_statistics``:
+        its scalar mean/std per ``clip`` or over the ``batch`` (the authors'); ``shortcut_gradient: cut``
+        detaches the substitute's downsampling shortcuts as the authors' substitute does.
+        ``modulate`` options (clean-accuracy study): ``stats_dropout`` on the statistics, ``modulation:
+        gamma`` (beta reads no statistics), ``stats_stages`` (the stages whose layer reads the substitute;
+        the others are a statistics-free BatchNorm with affine; None: all)."""
         super().__init__()
         _check_staged(substitute, "substitute")
         _check_staged(target, "target")
@@ -44,12 +54,41 @@ class ABNN(nn.Module):
             raise ValueError(f"ABNN: substitute has {len(s_ch)} stage outputs, target has {len(t_ch)}; they must match")
         if mode not in MODES:
             raise ValueError(f"ABNN: mode must be one of {MODES}, got {mode!r}")
+        if prototype_statistics not in SCALAR_STATS:
+            raise ValueError(f"ABNN: prototype_statistics must be one of {SCALAR_STATS}, got {prototype_statistics!r}")
+        if shortcut_gradient not in SHORTCUT_GRADIENTS:
+            raise ValueError(f"ABNN: shortcut_gradient must be one of {SHORTCUT_GRADIENTS}, got {shortcut_gradient!r}")
         self.mode, self.stats_eps = mode, float(stats_eps)
+        self.input_size = None if input_size is None else tuple(int(s) for s in input_size)
+        self.shortcut_gradient = shortcut_gradient
         self.substitute = substitute
         self.target = target
-        self.adaptive = nn.ModuleList(AdaptiveBatchNorm3d(c_t, c_s, mode, grid=tuple(grid), min_sigma=min_sigma)
-                                      for c_s, c_t in zip(s_ch, t_ch))
         self._freeze_substitute()
+        shapes = self._feature_shapes() if mode == "prototype_exact" else [None] * len(s_ch)
+        reads = _stats_stages(stats_stages, len(s_ch))
+        self.adaptive = nn.ModuleList(
+            AdaptiveBatchNorm3d(c_t, c_s, mode, grid=tuple(grid), min_sigma=min_sigma, feature_shape=shape,
+                                scalar_stats=prototype_statistics, stats_dropout=stats_dropout, modulation=modulation,
+                                use_stats=k in reads)
+            for k, (c_s, c_t, shape) in enumerate(zip(s_ch, t_ch, shapes)))
+        if shortcut_gradient == "cut":
+            cut_shortcut_gradient(self.substitute)
+        self.record_alignment = False  # set by the abnn objective with an alignment loss (train.method_args)
+        self.alignment_loss: torch.Tensor | None = None
+
+    def _feature_shapes(self) -> list[tuple[int, ...]]:
+        """(C, T, H, W) of each substitute stage output for clips of ``input_size`` (a dry forward)."""
+        if self.input_size is None or len(self.input_size) != 3 or min(self.input_size) < 1:
+            raise ValueError("ABNN(mode='prototype_exact') is tied to one clip size: give input_size=(T, H, W) "
+                             f"(config abnn.input_size), got {self.input_size}")
+        with torch.no_grad():
+            features = self.substitute.forward_stages(torch.zeros(1, 3, *self.input_size))
+        return [tuple(f.shape[1:]) for f in features]
+
+    @property
+    def batch_coupled(self) -> bool:
+        """Whether a clip's output depends on the other clips of its batch (prototype_exact, batch statistics)."""
+        return any(layer.batch_coupled for layer in self.adaptive)
 
     def _freeze_substitute(self) -> None:
         for p in self.substitute.parameters():
@@ -81,8 +120,12 @@ class ABNN(nn.Module):
         """Clip-level (mu, sigma) of each substitute stage output, plus the features in prototype mode."""
         if self.substitute.training:
             self.substitute.eval()
+        if self.mode == "prototype_exact" and tuple(x.shape[2:]) != self.input_size:
+            built = "x".join(map(str, self.input_size))
+            raise ClipSizeError(f"ABNN(mode='prototype_exact') was built for clips of {built} (T x H x W, "
+                                f"abnn.input_size); got {'x'.join(map(str, x.shape[2:]))}")
         features = self.substitute.forward_stages(x)
-        keep = self.mode == "prototype"
+        keep = self.mode in ("prototype", "prototype_exact")
         return [(*clip_statistics(f, self.stats_eps), f if keep else None) for f in features]
 
     def forward_with_statistics(self, x: torch.Tensor, stats: Stats, return_stages: bool = False) -> Any:
@@ -91,12 +134,21 @@ class ABNN(nn.Module):
             raise ValueError(f"ABNN: expected {len(self.adaptive)} stage statistics, got {len(stats)}")
         backbone = self.target.backbone
         h = self.target.normalize(x)
-        stages = []
+        stages, raw, record = [], [], self.record_alignment and self.training
         for index, (layer, (mu, sigma, feats)) in enumerate(zip(self.adaptive, stats)):
-            h = layer(backbone.run_stage(index, h), mu, sigma, feats)
+            z = backbone.run_stage(index, h)
+            if record:
+                raw.append(z)
+            h = layer(z, mu, sigma, feats)
             stages.append(h)
         logits = backbone.head(h)
+        if record:  # training only: read (and cleared) by the abnn objective
+            self.alignment_loss = alignment_loss(raw, stats, self.stats_eps)
         return (logits, stages) if return_stages else logits
+
+    def statistics_parameters(self) -> list[nn.Parameter]:
+        """The adaptive layers' weights that read the substitute (for their own lr / weight decay)."""
+        return [p for layer in self.adaptive for p in layer.statistics_parameters()]
 
     def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Adapted target stage outputs (white-box)."""
@@ -112,6 +164,16 @@ class ABNN(nn.Module):
     def adaptive_parameter_count(self) -> int:
         """Number of parameters in the adaptive layers."""
         return sum(p.numel() for p in self.adaptive.parameters())
+
+
+def _stats_stages(stages: Sequence[int] | None, count: int) -> set[int]:
+    """The stage indices whose adaptive layer reads the substitute (None: all ``count``)."""
+    if stages is None:
+        return set(range(count))
+    chosen = {int(k) for k in stages}
+    if not chosen <= set(range(count)):
+        raise ValueError(f"ABNN: stats_stages must be stage indices 0..{count - 1} (0 = stem), got {sorted(chosen)}")
+    return chosen
 
 
 class GrayBoxABNN(nn.Module):

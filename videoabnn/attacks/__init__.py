@@ -2,11 +2,18 @@
 
 from videoabnn.attacks.adaptive import ABNNAdaptive
 from videoabnn.attacks.apgd import APGD
-from videoabnn.attacks.audit import AuditCheck, AuditReport, audit_gradient_masking, worst_case_correct
+from videoabnn.attacks.audit import (
+    AUDIT_VERSION,
+    AuditCheck,
+    AuditReport,
+    audit_gradient_masking,
+    worst_case_correct,
+)
 from videoabnn.attacks.base import Attack, attack_mode, clip_generators
 from videoabnn.attacks.blackbox import Square, Transfer
 from videoabnn.attacks.ensemble import AutoAttack
 from videoabnn.attacks.frames import FrameSpec, frame_mask, parse_frames
+from videoabnn.attacks.gradcheck import GradientCheck, check_gradient
 from videoabnn.attacks.gradient import FGSM, MIFGSM, PGD
 from videoabnn.attacks.losses import LOSSES, attack_loss, dlr_loss, is_adversarial, margin_loss
 from videoabnn.attacks.multav import MultAV
@@ -27,6 +34,7 @@ __all__ = [
     "APGD",
     "AutoAttack",
     "ATTACK_PRESETS",
+    "AUDIT_VERSION",
     "FGSM",
     "LOSSES",
     "MIFGSM",
@@ -37,6 +45,7 @@ __all__ = [
     "AuditReport",
     "FrameSpec",
     "Framing",
+    "GradientCheck",
     "MultAV",
     "SaltPepper",
     "Square",
@@ -50,6 +59,7 @@ __all__ = [
     "attack_budget",
     "budget_label",
     "build_attack",
+    "check_gradient",
     "clip_generators",
     "dlr_loss",
     "frame_mask",

@@ -13,10 +13,14 @@ from tqdm.auto import tqdm
 
 from videoabnn.attacks.base import Attack, attack_mode
 from videoabnn.attacks.blackbox import Square, Transfer
+from videoabnn.attacks.gradcheck import STEPS, TOLERANCE, GradientCheck, check_gradient
 from videoabnn.attacks.gradient import PGD
 from videoabnn.attacks.losses import attack_loss
 from videoabnn.attacks.universal import _batch_xy
 from videoabnn.results import AuditCheckResult as AuditCheck  # one checklist item (the results schema's)
+
+# Bump when the audit gains or changes a check, so cached audit reports are recomputed.
+AUDIT_VERSION = 2
 
 
 def _predict(model: nn.Module, x: Tensor) -> Tensor:
@@ -104,11 +108,17 @@ def audit_gradient_masking(
     seed: int = 0,
     max_batches: int | None = None,
     show_progress: bool = True,
+    gradcheck_clips: int = 2,
+    gradcheck_directions: int = 3,
+    gradcheck_steps: tuple[float, ...] = STEPS,
+    gradcheck_tol: float = TOLERANCE,
 ) -> AuditReport:
     """Run the checklist on ``batches`` ((x, y) pairs or {"clip", "label"} dicts) and report numbers.
 
     ``tol`` (default: max(0.02, one clip)) is the accuracy slack allowed where a check expects
-    "no higher". ``surrogate`` enables the white-box vs transfer check.
+    "no higher". ``surrogate`` enables the white-box vs transfer check. ``gradcheck_*``: the
+    finite-difference check of the input gradient on the first batch's first clips
+    (:mod:`videoabnn.attacks.gradcheck`).
     """
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     eps_all = sorted(set(eps_list) | {eps, large_eps})
@@ -124,6 +134,7 @@ def audit_gradient_masking(
 
     det, finite, n = 0.0, True, 0
     batches = list(batches)[:max_batches] if max_batches is not None else list(batches)
+    grad_check = None
     bar = tqdm(total=len(batches) * (len(eps_all) + 3 + (surrogate is not None)), desc="gradient-masking audit",
                leave=False, dynamic_ncols=True, disable=not show_progress)
     for batch in batches:
@@ -169,6 +180,9 @@ def audit_gradient_masking(
         add("zero_grad_margin", zero_mg)
         finite &= fin
         det = max(det, _deterministic(model, x))
+        if grad_check is None:
+            grad_check = check_gradient(model, x[:gradcheck_clips], directions=gradcheck_directions,
+                                        steps=tuple(gradcheck_steps), tol=gradcheck_tol, seed=seed)
         bar.update()
     bar.close()
     if n == 0:
@@ -176,6 +190,7 @@ def audit_gradient_masking(
     acc = {k: v / n for k, v in counts.items()}
     tol = max(0.02, 1.0 / n) if tol is None else tol
     checks = _checks(acc, eps, eps_all, large_eps, tol, margin_gap, large_eps_max_acc, zero_grad_tol, finite, det, surrogate)
+    checks.append(_gradient_check(grad_check))
     metrics = {
         "clips": n,
         "clean_acc": acc["clean"],
@@ -188,9 +203,13 @@ def audit_gradient_masking(
         "zero_grad_share_ce": acc["zero_grad_ce"],
         "zero_grad_share_margin": acc["zero_grad_margin"],
         "output_max_rel_diff": det,
+        "gradient_check": grad_check.to_dict(),
     }
     settings = {"eps": eps, "eps_list": eps_all, "steps": steps, "more_steps": more_steps, "restarts": restarts,
-                "square_queries": square_queries, "square_p_init": square_p_init, "tol": tol, "seed": seed, "frames": frames}
+                "square_queries": square_queries, "square_p_init": square_p_init, "tol": tol, "seed": seed, "frames": frames,
+                "gradcheck_clips": gradcheck_clips, "gradcheck_directions": gradcheck_directions,
+                "gradcheck_steps": [float(h) for h in gradcheck_steps], "gradcheck_tol": gradcheck_tol,
+                "audit_version": AUDIT_VERSION}
     return AuditReport(checks, metrics, settings, robust_accuracy=acc["worst"])
 
 
@@ -238,6 +257,12 @@ def _checks(acc, eps, eps_all, large_eps, tol, margin_gap, large_max, zero_tol, 
     checks.append(AuditCheck("deterministic_outputs", det <= 1e-5,
                              f"largest relative difference between two forward passes: {det:.2e}", det, 1e-5))
     return [_with_remedy(c) for c in checks]
+
+
+def _gradient_check(result: GradientCheck) -> AuditCheck:
+    """The finite-difference check as a checklist item (value: the largest relative error)."""
+    return AuditCheck("gradient_matches_finite_differences", result.passed, result.reason(), result.max_rel_error,
+                      result.tol)
 
 
 REMEDY = ("; gradients look masked: attack through a non-differentiable input transform with BPDA "

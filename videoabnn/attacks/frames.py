@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from videoabnn.attacks.ranking import top_indices
+
 FRAME_KINDS = ("all", "first", "random", "every", "salient")
 
 
@@ -80,7 +82,7 @@ def frame_mask(
     elif spec.kind == "salient":
         if saliency is None or saliency.shape != (n, t):
             raise ValueError(f"frames='salient:k' needs a per-frame saliency of shape ({n}, {t})")
-        sel.scatter_(1, saliency.topk(k, dim=1).indices, True)
+        sel.scatter_(1, top_indices(saliency, k, dim=1), True)
     else:
         raise ValueError(f"unknown frame selection {spec.kind!r}")
     return sel.to(x.dtype).reshape(mask_shape(x))

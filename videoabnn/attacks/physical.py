@@ -1,21 +1,59 @@
-"""Physically realizable attacks, unbounded inside a region: ROA sticker, adversarial framing
+r"""Physically realizable attacks, unbounded inside a region: ROA sticker, adversarial framing
 and salt-and-pepper pixels. Sizes are pixels (int) or fractions of the frame (float in (0, 1]).
 
 All three pick a region (N, 1, T, H, W), then take sign-gradient steps of size ``alpha`` on the
 pixel values inside it (clamped to [0, 1]); pixels outside the region are returned unchanged.
 Inputs must be NCTHW clips or NCHW images.
+
+ROA and framing are :class:`StickerAttack`\ s with the physical options (NCTHW clips):
+``pattern`` ``per_frame`` (default: a pattern per frame, the digital protocol) or ``shared`` (one
+pattern for all frames of the clip); ``placement`` ``fixed`` or ``jitter`` (per-frame offset, scale
+and rotation from ``jitter``, see :mod:`videoabnn.attacks.pattern`); ``physical`` (fit through the
+expectation over real-world changes of :mod:`videoabnn.attacks.physical_eot`, ``draws`` per step);
+``nps_weight``/``tv_weight``/``palette`` (printability and smoothness terms subtracted from the
+objective, see :mod:`videoabnn.attacks.printability`). The returned clip shows the pattern as
+printed, seen under ideal conditions; :meth:`StickerAttack.physical_views` renders it under fresh
+draws and fixed conditions (the ``physical`` threat model).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from videoabnn.attacks.base import Attack, clip_generators, per_clip_rand, per_clip_randint, resolve_length
+from videoabnn.attacks.base import (
+    Attack,
+    attack_mode,
+    clip_generators,
+    per_clip_rand,
+    per_clip_randint,
+    resolve_length,
+)
 from videoabnn.attacks.frames import num_frames
+from videoabnn.attacks.pattern import (
+    PATTERNS,
+    check_choice,
+    identity,
+    mask_centre,
+    mask_corner,
+    parse_jitter,
+    translation,
+)
+from videoabnn.attacks.physical_eot import (
+    CONDITIONS,
+    PhysicalDistribution,
+    parse_physical,
+    render_pattern,
+    stream_seed,
+)
+from videoabnn.attacks.printability import PrintPenalty
+from videoabnn.attacks.ranking import top_indices
 from videoabnn.attacks.registry import register_attack
 
 INITS = ("grey", "random", "keep")
@@ -90,8 +128,140 @@ class RegionAttack(Attack):
             return self.loss_fn(self.model(x + region * (fill - x)), y)
 
 
+@dataclass
+class Sticker:
+    """A fitted pattern: ``param`` (the trainable tensor), the region ``sel`` (N, T, H, W) bool and the
+    attacked frames (N, T, 1, 1) bool it was fitted for."""
+
+    param: Tensor
+    sel: Tensor
+    frames: Tensor
+
+
+class StickerAttack(RegionAttack):
+    """A region attack whose pattern can be one over time, placed with jitter, fitted through physical
+    EOT and kept printable (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        pattern: str = "per_frame",
+        placement: str = "fixed",
+        jitter: Mapping[str, Any] | None = None,
+        physical: Any = None,
+        nps_weight: float = 0.0,
+        tv_weight: float = 0.0,
+        palette: str | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(model, **kwargs)
+        name = type(self).__name__
+        self.pattern = check_choice(pattern, PATTERNS, f"{name}: pattern")
+        self.placement = placement
+        self.jitter = parse_jitter(placement, jitter)
+        self.physical_spec = physical
+        self.physical, self.draws = parse_physical(physical)
+        self.penalty = PrintPenalty(nps_weight, tv_weight, palette)
+
+    def settings(self) -> dict:
+        """The physical options as run (what the results' details record)."""
+        return {"pattern": self.pattern, "placement": self.placement,
+                "jitter": None if self.jitter is None else vars(self.jitter).copy(),
+                "physical": None if self.physical is None else {**self.physical.to_dict(), "draws": self.draws},
+                **self.penalty.settings()}
+
+    def _plain(self) -> bool:
+        """Today's digital attack: per-frame content, fixed place, no EOT, no print terms."""
+        return self.pattern == "per_frame" and self.jitter is None and self.physical is None and not self.penalty.active
+
+    def perturb(self, x: Tensor, y: Tensor, seed: int) -> Tensor:
+        if self._plain():
+            return super().perturb(x, y, seed)
+        sticker = self.fit_sticker(x, y, seed)
+        with torch.no_grad():
+            return self.render(x, sticker, seed, "show", None)
+
+    # --- the pattern as a texture placed on the frames
+    def new_param(self, x: Tensor, sel: Tensor, gens: list[torch.Generator]) -> Tensor:
+        """Fresh pattern: full-frame content per frame (per_frame) or one full frame (shared)."""
+        if self.pattern == "per_frame":
+            return self.initial_content(x, gens)
+        if self.init == "grey":
+            return torch.full_like(x[:, :, 0], 0.5)
+        if self.init == "random":
+            return per_clip_rand(gens, (x.shape[1], *x.shape[-2:]), x)
+        return x.mean(dim=2)
+
+    def texture(self, x: Tensor, sticker: Sticker, param: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """(texture (N, C, T, h, w), mask (N, 1, T, h, w), texture -> frame maps (N, T, 3, 3), the pattern's
+        centre in texture pixels (N, T, 2), its half side (N, T))."""
+        n, t = x.shape[0], x.shape[2]
+        tex = param if param.dim() == 5 else param.unsqueeze(2).expand(-1, -1, t, -1, -1)
+        mask = sticker.sel.to(x.dtype).unsqueeze(1)
+        rows, cols = sticker.sel.any(-1), sticker.sel.any(-2)
+        half = (torch.maximum(rows.sum(-1), cols.sum(-1)).to(x.dtype) / 2).clamp_min(0.5)
+        return tex, mask, identity(n, t, x), mask_centre(sticker.sel).to(x.dtype), half
+
+    def render(self, x: Tensor, sticker: Sticker, seed: int, stream: str, dist: PhysicalDistribution | None,
+               param: Tensor | None = None, gens: tuple | None = None) -> Tensor:
+        """The clip with the pattern placed (jitter drawn from ``stream``) and, with ``dist``, seen through
+        one draw of it; ``gens`` (jitter, physical generators) continue a stream across calls."""
+        jit_gens, phys_gens = gens or self.streams(x, seed, stream)
+        tex, mask, forward, centre, half = self.texture(x, sticker, sticker.param if param is None else param)
+        return render_pattern(x, tex, mask, forward, centre, half, dist, phys_gens, self.jitter, jit_gens)
+
+    @staticmethod
+    def streams(x: Tensor, seed: int, stream: str) -> tuple[list, list]:
+        """Per-clip generators of the jitter and physical draws of a named stream."""
+        return clip_generators(x, stream_seed(seed, f"{stream}-jitter")), clip_generators(x, stream_seed(seed, stream))
+
+    # --- fitting
+    def fit_sticker(self, x: Tensor, y: Tensor, seed: int) -> Sticker:
+        """Choose the region and fit the pattern (through the EOT draws of the ``fit`` stream)."""
+        if x.dim() != 5:
+            raise ValueError(f"{type(self).__name__}: pattern, placement and physical options need NCTHW clips")
+        gens = clip_generators(x, seed)
+        frames = _frames_bool(self.make_mask(x, y, gens))
+        sel = self.region(x, y, frames, gens) & frames
+        sticker = Sticker(self.new_param(x, sel, gens), sel, frames)
+        fit_gens = self.streams(x, seed, "fit")
+        param = sticker.param
+        for _ in range(self.steps):
+            param = param.detach().requires_grad_(True)
+            grad = torch.zeros_like(param)
+            for _ in range(self.draws):
+                x_adv = self.render(x, sticker, seed, "fit", self.physical, param, fit_gens)
+                objective = self.loss_fn(self.model(x_adv), y).sum()
+                if self.penalty.active:
+                    tex, mask = self.texture(x, sticker, param)[:2]
+                    objective = objective - self.penalty(tex, mask).sum()
+                grad = grad + torch.autograd.grad(objective, param)[0]
+            param = (param.detach() + self.alpha * grad.sign()).clamp_(0, 1)
+        return replace(sticker, param=param.detach())
+
+    def physical_views(self, x: Tensor, y: Tensor, dist: Any = None,
+                       conditions: Mapping[str, PhysicalDistribution] | None = None) -> dict[str, Tensor]:
+        """Fit on (x, y), then render: ``digital`` (ideal capture), ``fresh`` (one draw per clip of ``dist``,
+        default this attack's own distribution or the ``default`` preset, from a seed stream independent
+        of the fit's) and one clip per fixed condition (default :data:`CONDITIONS`)."""
+        x, y = self._check_inputs(x, y)
+        seed = self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,)))
+        dist = self.physical if dist is None else dist
+        dist = dist if isinstance(dist, PhysicalDistribution) else parse_physical(dist or "default")[0]
+        with attack_mode(self.model), torch.enable_grad():
+            sticker = self.fit_sticker(x.detach(), y.detach(), seed)
+        views = {}
+        with torch.no_grad():
+            views["digital"] = self.render(x, sticker, seed, "show", None)
+            views["fresh"] = self.render(x, sticker, seed, "eval", dist)
+            for name, cond in (CONDITIONS if conditions is None else conditions).items():
+                views[name] = self.render(x, sticker, seed, f"eval-{name}", cond)
+        return {k: v.clamp(0, 1).to(x.dtype) for k, v in views.items()}
+
+
 @register_attack("roa")
-class ROA(RegionAttack):
+class ROA(StickerAttack):
     """Rectangular occlusion (sticker) attack of Wu et al. (ICLR 2020), for clips.
 
     ``position``: ``random``; ``exhaustive`` (grey sticker at every stride-grid place, keep the
@@ -120,6 +290,35 @@ class ROA(RegionAttack):
             raise ValueError("ROA: exhaustive search is over one place for all frames; use per_frame=False")
         self.size, self.position, self.per_frame = size, position, bool(per_frame)
         self.stride, self.candidates = stride, int(candidates)
+
+    def new_param(self, x: Tensor, sel: Tensor, gens: list[torch.Generator]) -> Tensor:
+        """Shared: one (C, h, w) sticker per clip (``keep``: the clip's mean frame under its first place)."""
+        if self.pattern == "per_frame":
+            return super().new_param(x, sel, gens)
+        n, c = x.shape[:2]
+        sh, sw = self.sticker_size(*x.shape[-2:])
+        if self.init == "grey":
+            return torch.full((n, c, sh, sw), 0.5, dtype=x.dtype, device=x.device)
+        if self.init == "random":
+            return per_clip_rand(gens, (c, sh, sw), x)
+        rows, cols = mask_corner(sel)
+        first = sel.flatten(2).any(-1).float().argmax(-1)
+        mean = x.mean(dim=2)
+        return torch.stack([mean[i, :, int(rows[i, first[i]]):int(rows[i, first[i]]) + sh,
+                                 int(cols[i, first[i]]):int(cols[i, first[i]]) + sw] for i in range(n)])
+
+    def texture(self, x: Tensor, sticker: Sticker, param: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Shared: the sticker itself, moved to the region's place on every frame (an exact pixel copy)."""
+        if self.pattern == "per_frame":
+            return super().texture(x, sticker, param)
+        n, t = x.shape[0], x.shape[2]
+        sh, sw = param.shape[-2:]
+        tex = param.unsqueeze(2).expand(-1, -1, t, -1, -1)
+        mask = sticker.frames.to(x.dtype).reshape(n, 1, t, 1, 1).expand(-1, -1, -1, sh, sw)
+        rows, cols = mask_corner(sticker.sel)
+        forward = translation(torch.stack([cols, rows], dim=-1).to(x.dtype))
+        centre = torch.tensor([(sw - 1) / 2, (sh - 1) / 2], dtype=x.dtype, device=x.device).expand(n, t, 2)
+        return tex, mask, forward, centre, torch.full((n, t), max(sh, sw) / 2, dtype=x.dtype, device=x.device)
 
     def sticker_size(self, h: int, w: int) -> tuple[int, int]:
         sh, sw = self.size if isinstance(self.size, (tuple, list)) else (self.size, self.size)
@@ -161,11 +360,11 @@ class ROA(RegionAttack):
             sal = sal.sum(dim=1, keepdim=True)
         n, slots, h, w = sal.shape
         scores = F.avg_pool2d(sal.reshape(n * slots, 1, h, w), size, stride=stride).reshape(n, slots, -1)
-        return scores.topk(min(self.candidates, scores.shape[-1]), dim=-1).indices
+        return top_indices(scores, self.candidates)
 
 
 @register_attack("framing", "af")
-class Framing(RegionAttack):
+class Framing(StickerAttack):
     """Adversarial framing (Zajac et al., AAAI 2019) per clip: a border of ``width`` on every attacked frame."""
 
     name = "framing"
@@ -214,7 +413,7 @@ class SaltPepper(RegionAttack):
         else:
             sal = self.input_grad(x, y).abs().sum(dim=1)
             sal = sal if x.dim() == 5 else sal.unsqueeze(1)
-            idx = sal.reshape(n, t, h * w).topk(k, dim=-1).indices
+            idx = top_indices(sal.reshape(n, t, h * w), k)
         sel = torch.zeros(n, t, h * w, dtype=torch.bool, device=x.device)
         sel.scatter_(2, idx, True)
         return sel.reshape(n, t, h, w)

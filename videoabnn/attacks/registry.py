@@ -69,7 +69,7 @@ def accepted_params(cls: type) -> set[str]:
 def adaptive_target(model: nn.Module, bpda: str | None, eot: int | None, seed: int | None) -> nn.Module:
     """What a gradient attack differentiates through: with ``bpda``/``eot`` set and a model behind an
     input transformation (one with ``attack_view()``), its BPDA/EOT view; otherwise the model itself.
-    Every attack accepts both (``bpda``: auto | none | identity | median; ``eot``: draws per step)."""
+    Every attack accepts both (``bpda``: auto | none | identity | median | standin; ``eot``: draws per step)."""
     if (bpda is None and eot is None) or not hasattr(model, "attack_view"):
         return model
     return model.attack_view(bpda=bpda or "auto", eot=eot, seed=int(seed or 0))

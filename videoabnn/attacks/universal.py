@@ -3,7 +3,13 @@ expectation over transformations, and a universal adversarial frame (Zajac et al
 
 A patch is placed per clip with a random position, scale and rotation, identical on every
 attacked frame of that clip. ``fit(loader)`` trains, ``save(path)`` writes ``path`` (tensor and
-settings) plus a PNG image next to it, ``load(path)`` restores; calling the attack applies it.
+settings) plus a PNG image next to it (and, with ``print_size`` cm, ``<stem>_print.png`` at ``dpi``),
+``load(path)`` restores; calling the attack applies it.
+
+Physical options (as for ROA and framing, see :mod:`videoabnn.attacks.physical`): ``pattern``
+``shared`` (default: one pattern for all frames and all clips) or ``per_frame`` (one per frame index,
+still one set for all clips); ``placement`` ``fixed`` or ``jitter``; ``physical`` (fit through the
+expectation over real-world changes, ``draws`` per step); ``nps_weight``/``tv_weight``/``palette``.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from abc import abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +29,16 @@ from tqdm.auto import tqdm
 
 from videoabnn.attacks.base import Attack, attack_mode, clip_generators, resolve_length
 from videoabnn.attacks.frames import frame_mask
+from videoabnn.attacks.pattern import PATTERNS, check_choice, identity, parse_jitter, similarity, translation
 from videoabnn.attacks.physical import border_region
+from videoabnn.attacks.physical_eot import (
+    CONDITIONS,
+    PhysicalDistribution,
+    parse_physical,
+    render_pattern,
+    stream_seed,
+)
+from videoabnn.attacks.printability import PrintPenalty, save_print_png
 from videoabnn.attacks.registry import register_attack
 from videoabnn.utils.io import atomic_save_image, atomic_torch_save
 
@@ -53,11 +68,21 @@ class UniversalAttack(Attack):
 
     kind = "universal"
 
-    def __init__(self, model: nn.Module, *, alpha: float = 2 / 255, epochs: int = 5, **kwargs) -> None:
+    def __init__(self, model: nn.Module, *, alpha: float = 2 / 255, epochs: int = 5, pattern: str = "shared",
+                 placement: str = "fixed", jitter: Mapping[str, Any] | None = None, physical: Any = None,
+                 nps_weight: float = 0.0, tv_weight: float = 0.0, palette: str | None = None,
+                 print_size: float | None = None, dpi: int = 300, **kwargs) -> None:
         super().__init__(model, **kwargs)
         if self.frames.kind in ("random", "salient"):
             raise ValueError(f"{self.name}: frames must be 'all', 'first:k' or 'every:n' (one tensor for all clips)")
         self.alpha, self.epochs = float(alpha), int(epochs)
+        self.pattern = check_choice(pattern, PATTERNS, f"{self.name}: pattern")
+        self.placement, self.jitter = placement, parse_jitter(placement, jitter)
+        self.physical, self.draws = parse_physical(physical)
+        self.penalty = PrintPenalty(nps_weight, tv_weight, palette)
+        if print_size is not None and (float(print_size) <= 0 or int(dpi) < 1):
+            raise ValueError(f"{self.name}: print_size must be > 0 (cm) and dpi >= 1; got {print_size}, {dpi}")
+        self.print_size, self.dpi = print_size, int(dpi)
         self.param: Tensor | None = None
 
     # --- subclass hooks
@@ -66,12 +91,37 @@ class UniversalAttack(Attack):
         """Fresh trainable tensor for the first batch."""
 
     @abstractmethod
-    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None) -> Tensor:
-        """Apply ``param`` to ``x`` (differentiable in ``param``)."""
+    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
+               physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
+        """Apply ``param`` to ``x`` (differentiable in ``param``); ``physical`` draws and jitter come from
+        ``streams`` (jitter generators, physical generators)."""
+
+    @abstractmethod
+    def print_view(self, param: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(pattern (1, C, ...), mask or None): what is printed, for the printability terms."""
 
     def _settings(self) -> dict:
         return {"alpha": self.alpha, "epochs": self.epochs, "frames": str(self.frames), "loss": self.loss,
-                "targeted": self.targeted}
+                "targeted": self.targeted, **self.physical_settings()}
+
+    def settings(self) -> dict:
+        """The physical options as run (what the results' details record)."""
+        return self.physical_settings()
+
+    def physical_settings(self) -> dict:
+        """The physical options as run."""
+        return {"pattern": self.pattern, "placement": self.placement,
+                "jitter": None if self.jitter is None else vars(self.jitter).copy(),
+                "physical": None if self.physical is None else {**self.physical.to_dict(), "draws": self.draws},
+                **self.penalty.settings()}
+
+    def _plain(self) -> bool:
+        return self.pattern == "shared" and self.jitter is None
+
+    def _rendered(self, x: Tensor, texture: Tensor, mask: Tensor, forward: Tensor, centre: Tensor, half: Tensor,
+                  physical: PhysicalDistribution | None, streams: tuple | None) -> Tensor:
+        jit_gens, phys_gens = streams if streams is not None else (None, None)
+        return render_pattern(x, texture, mask, forward, centre, half, physical, phys_gens, self.jitter, jit_gens)
 
     # --- training
     def fit(self, loader: Iterable, epochs: int | None = None, max_batches: int | None = None,
@@ -93,12 +143,28 @@ class UniversalAttack(Attack):
                     if self.param is None:
                         self.param = self._new_param(x)
                     param = self.param.detach().requires_grad_(True)
-                    loss = self.loss_fn(self.model(self.render(x, param, gen)), y).mean()
-                    (g,) = torch.autograd.grad(loss, param)
+                    g = self._step_grad(x, y, param, gen)
                     self.param = (param.detach() + self.alpha * g.sign()).clamp_(0, 1)
         if self.param is None:
             raise ValueError(f"{type(self).__name__}.fit: the loader yielded no batches")
         return self
+
+    def _step_grad(self, x: Tensor, y: Tensor, param: Tensor, gen: torch.Generator) -> Tensor:
+        """Gradient of the batch objective (mean over ``draws`` physical draws, minus the print terms)."""
+        grad = None
+        streams = ([gen] * len(x), [gen] * len(x))
+        placement = self.draw_placement(x, param, gen)  # one placement per step, the same for every draw
+        for _ in range(self.draws):
+            loss = self.loss_fn(self.model(self.render(x, param, gen, placement, self.physical, streams)), y).mean()
+            if self.penalty.active:
+                loss = loss - self.penalty(*self.print_view(param)).sum()
+            (g,) = torch.autograd.grad(loss, param)
+            grad = g if grad is None else grad + g
+        return grad
+
+    def draw_placement(self, x: Tensor, param: Tensor, gen: torch.Generator) -> Any:
+        """The random placement of one training step (None: the attack has none)."""
+        return None
 
     def _require(self) -> Tensor:
         if self.param is None:
@@ -108,12 +174,29 @@ class UniversalAttack(Attack):
     def perturb(self, x: Tensor, y: Tensor, seed: int) -> Tensor:
         return self.apply(x, seed=seed)
 
-    def apply(self, x: Tensor, placement: Any = None, seed: int | None = None) -> Tensor:
-        """Apply the trained tensor; random placements come from per-clip generators seeded by ``seed``."""
+    def apply(self, x: Tensor, placement: Any = None, seed: int | None = None,
+              physical: PhysicalDistribution | None = None, stream: str = "show") -> Tensor:
+        """Apply the trained tensor; random placements come from per-clip generators seeded by ``seed``, the
+        jitter and ``physical`` draws from the named seed ``stream``."""
         param = self._require().to(device=x.device, dtype=x.dtype)
         seed = (self.seed if self.seed is not None else 0) if seed is None else seed
+        streams = (clip_generators(x, stream_seed(seed, f"{stream}-jitter")), clip_generators(x, stream_seed(seed, stream)))
         with torch.no_grad():
-            return self.render(x, param, clip_generators(x, seed), placement).clamp(0, 1)
+            return self.render(x, param, clip_generators(x, seed), placement, physical, streams).clamp(0, 1)
+
+    def physical_views(self, x: Tensor, y: Tensor, dist: Any = None,
+                       conditions: Mapping[str, PhysicalDistribution] | None = None) -> dict[str, Tensor]:
+        """The fitted pattern rendered ``digital`` (ideal capture), ``fresh`` (one draw per clip of ``dist``,
+        default this attack's own distribution or the ``default`` preset, from a seed stream independent of
+        the fit's) and under each fixed condition (default :data:`CONDITIONS`); same placements in all."""
+        x, _ = self._check_inputs(x, y)
+        dist = self.physical if dist is None else dist
+        dist = dist if isinstance(dist, PhysicalDistribution) else parse_physical(dist or "default")[0]
+        seed = self.seed if self.seed is not None else 0
+        views = {"digital": self.apply(x, seed=seed), "fresh": self.apply(x, seed=seed, physical=dist, stream="eval")}
+        for name, cond in (CONDITIONS if conditions is None else conditions).items():
+            views[name] = self.apply(x, seed=seed, physical=cond, stream=f"eval-{name}")
+        return views
 
     # --- persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -121,11 +204,15 @@ class UniversalAttack(Attack):
         path = Path(path)
         param = self._require().detach().cpu()
         atomic_torch_save({"kind": self.name, "tensor": param, "settings": self._settings()}, path)
-        _save_png(self._image(param), path.with_suffix(".png"))
+        image = self._image(param)
+        _save_png(image, path.with_suffix(".png"))
+        if self.print_size is not None:
+            save_print_png(image, path.with_name(f"{path.stem}_print.png"), float(self.print_size), self.dpi)
         return path
 
     def _image(self, param: Tensor) -> Tensor:
-        return param
+        """(C, H, W) image of the tensor; per-frame patterns side by side in frame order."""
+        return torch.cat(list(param.unbind(1)), dim=-1) if param.dim() == 4 else param
 
     def load(self, path: str | os.PathLike) -> UniversalAttack:
         """Restore a tensor written by ``save``; the file must be of this attack's kind."""
@@ -166,7 +253,14 @@ class UniversalPatch(UniversalAttack):
         side = resolve_length(self.size, min(h, w), "universal_patch size")
         gen = torch.Generator(device=x.device)
         gen.manual_seed(0 if self.seed is None else int(self.seed))
-        return torch.rand(x.shape[1], side, side, generator=gen, device=x.device, dtype=x.dtype)
+        frames = (x.shape[2],) if self.pattern == "per_frame" else ()
+        return torch.rand(x.shape[1], *frames, side, side, generator=gen, device=x.device, dtype=x.dtype)
+
+    def print_view(self, param: Tensor) -> tuple[Tensor, Tensor | None]:
+        return param.unsqueeze(0), None
+
+    def draw_placement(self, x: Tensor, param: Tensor, gen: torch.Generator) -> Any:
+        return self.sample_placements(x.shape[0], tuple(x.shape[-2:]), param.shape[-1], gen)
 
     def sample_placements(self, n: int, hw: tuple[int, int], side: int, gens: list | torch.Generator) -> list[dict]:
         """Random placements {cy, cx (pixel centre), scale, angle (degrees)} keeping the patch inside."""
@@ -183,7 +277,8 @@ class UniversalPatch(UniversalAttack):
             out.append({"cy": lo_y + u[2] * (hi_y - lo_y), "cx": lo_x + u[3] * (hi_x - lo_x), "scale": s, "angle": ang})
         return out
 
-    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None) -> Tensor:
+    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
+               physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
         n, (h, w) = x.shape[0], x.shape[-2:]
         side = param.shape[-1]
         if placement is None or placement == "random":
@@ -192,6 +287,9 @@ class UniversalPatch(UniversalAttack):
             placement = [placement] * n
         if len(placement) != n:
             raise ValueError(f"universal_patch: need one placement per clip ({n}), got {len(placement)}")
+        physical = None if physical is None or physical.is_neutral() else physical  # the identity: today's path
+        if physical is not None or not self._plain():
+            return self._render_frames(x, param, placement, physical, streams)
         theta = torch.tensor([self._theta(p, side, h, w) for p in placement], device=x.device, dtype=x.dtype)
         grid = F.affine_grid(theta, [n, 1, h, w], align_corners=False)
         patch = F.grid_sample(param.expand(n, -1, -1, -1), grid, align_corners=False)
@@ -201,6 +299,23 @@ class UniversalPatch(UniversalAttack):
             patch, cover = patch.unsqueeze(2), cover.unsqueeze(2)
         cover = cover * mask
         return x * (1 - cover) + patch * mask
+
+    def _render_frames(self, x: Tensor, param: Tensor, placement: list[dict], physical: PhysicalDistribution | None,
+                       streams: tuple | None) -> Tensor:
+        """Per-frame rendering (per-frame patterns, jitter, physical draws) of NCTHW clips."""
+        if x.dim() != 5:
+            raise ValueError("universal_patch: pattern, placement and physical options need NCTHW clips")
+        n, c, t = x.shape[:3]
+        side = param.shape[-1]
+        tex = (param if param.dim() == 4 else param.unsqueeze(1).expand(-1, t, -1, -1)).unsqueeze(0).expand(n, -1, -1, -1, -1)
+        mask = frame_mask(self.frames, x).expand(n, 1, t, side, side)
+        ref = torch.full((n, t, 2), (side - 1) / 2, dtype=x.dtype, device=x.device)
+        where = torch.tensor([[p["cx"] - 0.5, p["cy"] - 0.5] for p in placement], dtype=x.dtype, device=x.device)
+        scale = torch.tensor([float(p.get("scale", 1.0)) for p in placement], dtype=x.dtype, device=x.device)
+        angle = torch.deg2rad(torch.tensor([float(p.get("angle", 0.0)) for p in placement], dtype=x.dtype, device=x.device))
+        forward = (translation(where) @ similarity(scale, angle))[:, None] @ translation(-ref)
+        half = torch.full((n, t), side / 2, dtype=x.dtype, device=x.device)
+        return self._rendered(x, tex, mask, forward, ref, half, physical, streams)
 
     @staticmethod
     def _theta(p: dict, side: int, h: int, w: int) -> list[list[float]]:
@@ -229,14 +344,31 @@ class UniversalFraming(UniversalAttack):
     def _new_param(self, x: Tensor) -> Tensor:
         gen = torch.Generator(device=x.device)
         gen.manual_seed(0 if self.seed is None else int(self.seed))
-        return torch.rand(x.shape[1], *x.shape[-2:], generator=gen, device=x.device, dtype=x.dtype)
+        frames = (x.shape[2],) if self.pattern == "per_frame" else ()
+        return torch.rand(x.shape[1], *frames, *x.shape[-2:], generator=gen, device=x.device, dtype=x.dtype)
 
     def _image(self, param: Tensor) -> Tensor:
-        return param * border_region(param[None], self.width)[0].to(param.dtype)
+        border = border_region(param[None], self.width)[0].to(param.dtype)
+        return super()._image(param * (border.unsqueeze(1) if param.dim() == 4 else border))
 
-    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None) -> Tensor:
+    def print_view(self, param: Tensor) -> tuple[Tensor, Tensor | None]:
+        border = border_region(param[None], self.width).to(param.dtype)
+        return param.unsqueeze(0), border.unsqueeze(2) if param.dim() == 4 else border
+
+    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
+               physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
         if tuple(param.shape[-2:]) != tuple(x.shape[-2:]) or param.shape[0] != x.shape[1]:
             raise ValueError(f"universal_framing was trained for frames {tuple(param.shape)}, got clips {tuple(x.shape)}")
+        physical = None if physical is None or physical.is_neutral() else physical
+        if physical is not None or not self._plain():
+            if x.dim() != 5:
+                raise ValueError("universal_framing: pattern, placement and physical options need NCTHW clips")
+            n, t, (h, w) = x.shape[0], x.shape[2], x.shape[-2:]
+            tex = (param if param.dim() == 4 else param.unsqueeze(1).expand(-1, t, -1, -1)).unsqueeze(0).expand(n, -1, -1, -1, -1)
+            mask = (border_region(x, self.width).to(x.dtype).unsqueeze(2) * frame_mask(self.frames, x)).expand(n, 1, t, h, w)
+            centre = torch.tensor([(w - 1) / 2, (h - 1) / 2], dtype=x.dtype, device=x.device).expand(n, t, 2)
+            half = torch.full((n, t), min(h, w) / 2, dtype=x.dtype, device=x.device)
+            return self._rendered(x, tex, mask, identity(n, t, x), centre, half, physical, streams)
         region = border_region(x, self.width).to(x.dtype)
         mask = frame_mask(self.frames, x)
         content = param.unsqueeze(1) if x.dim() == 5 else param

@@ -4,6 +4,7 @@ user errors as one ``error:`` line (exit 2) while internal errors keep their tra
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -14,8 +15,9 @@ USAGE_EXIT = 2
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input (a config value, a path, a checkpoint, a video), not a bug."""
+    from videoabnn.abnn.adaptive_bn import ClipSizeError
     from videoabnn.config import ConfigError
-    from videoabnn.data.dataset import SplitFileError
+    from videoabnn.data.dataset import SplitFileError, UnreadableVideosError
     from videoabnn.data.decode import VideoDecodeError
     from videoabnn.engine.attack_specs import EvaluationError
     from videoabnn.engine.trainer import TrainingError
@@ -23,8 +25,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from videoabnn.results import ResultsError
     from videoabnn.utils.lock import RunLockedError
 
-    return (ConfigError, CheckpointError, EvaluationError, TrainingError, SplitFileError, VideoDecodeError,
-            ResultsError, RunLockedError, FileNotFoundError, FileExistsError)
+    return (ConfigError, CheckpointError, EvaluationError, TrainingError, SplitFileError, UnreadableVideosError, VideoDecodeError,
+            ResultsError, RunLockedError, ClipSizeError, FileNotFoundError, FileExistsError)
 
 
 def split_overrides(argv: Sequence[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:
@@ -83,14 +85,50 @@ def run_tool(body: Callable[[argparse.Namespace], int], args: argparse.Namespace
     setup_console()
     try:
         return body(args)
-    except user_errors() as err:
-        if getattr(args, "debug", False):
+    except Exception as err:
+        if getattr(args, "debug", False) or not is_user_error(err):
             raise
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return USAGE_EXIT
 
 
+# torch re-raises a DataLoader worker's exception as "Caught <Type> in DataLoader worker process N.\n
+# Original Traceback ...": as that type when it takes one message argument, else as a RuntimeError
+_WORKER = re.compile(r"^Caught (\w+) in DataLoader worker process \d+\.\s*\nOriginal Traceback")
+
+
+def worker_error(err: BaseException) -> tuple[str, str] | None:
+    """(exception type name, its own message) of an exception a DataLoader worker raised, else None."""
+    match = _WORKER.match(str(err))
+    if match is None:
+        return None
+    name, text = match.group(1), str(err)
+    heads = list(re.finditer(rf"^(?:[\w.]+\.)?{re.escape(name)}: ", text, flags=re.MULTILINE))
+    return name, (text[heads[-1].end():].strip() if heads else name)  # the traceback's last line(s)
+
+
+def _subclass_names(classes: tuple[type[BaseException], ...]) -> set[str]:
+    names, todo = set(), list(classes)
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ not in names:
+            names.add(cls.__name__)
+            todo.extend(cls.__subclasses__())
+    return names
+
+
+def is_user_error(err: BaseException) -> bool:
+    """Bad input (see :func:`user_errors`), also when a DataLoader worker raised it."""
+    if isinstance(err, user_errors()):
+        return True
+    found = worker_error(err)
+    return found is not None and found[0] in _subclass_names(user_errors())
+
+
 def _one_line(err: BaseException) -> str:
+    found = worker_error(err)
+    if found is not None:
+        return " ".join(found[1].split())
     text = str(err).strip() or type(err).__name__
     if isinstance(err, FileNotFoundError) and err.filename and str(err.filename) not in text:
         text = f"{err.filename}: {text}"

@@ -1,10 +1,13 @@
-"""Evaluate a checkpoint: ``videoabnn-test CONFIG CHECKPOINT [--attacks ...] [key=value ...]``.
+"""Evaluate a checkpoint: ``videoabnn-test [CONFIG] CHECKPOINT [--attacks ...] [key=value ...]``.
 
 Clean accuracy plus every attack (``eval.attacks``: a preset such as standard/strong/quick or
-attack names) under each threat model; writes results.json, results.md and eval.log to
-``<work_dir>/eval/<checkpoint>-<sha256[:8]>/<settings digest>/`` (another checkpoint or other settings
-write beside, never over). Rerunning reuses every finished piece of work whose inputs are unchanged.
-Works under torchrun.
+attack names) under each threat model. A checkpoint of a run directory (``config.yaml`` beside it)
+is evaluated with that run's config by default, and results go below the run directory:
+``<run dir>/eval/<checkpoint>-<sha256[:8]>/<settings digest>/`` (results.json, results.md, eval.log;
+another checkpoint or other settings write beside, never over). A CONFIG given explicitly wins (a
+note names the keys where it differs from the run's); a checkpoint outside a run directory needs
+one, and its results go to ``<work_dir>/eval/``. Rerunning reuses every finished piece of work
+whose inputs are unchanged. Works under torchrun.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from videoabnn.cli.common import apply_config_threads, parse, run_tool
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videoabnn-test", description=__doc__.split("\n")[0],
+                                     usage="%(prog)s [options] [CONFIG] CHECKPOINT [key=value ...]",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", help="YAML config (see configs/)")
-    parser.add_argument("checkpoint", help="model checkpoint (e.g. work_dirs/<name>/best.pt)")
+    parser.add_argument("paths", nargs="+", metavar="[CONFIG] CHECKPOINT",
+                        help="the model checkpoint (e.g. work_dirs/<name>/best.pt), optionally after a YAML config "
+                             "(default: the run's config.yaml beside the checkpoint)")
     parser.add_argument("--attacks", nargs="+", default=None,
                         help="attack names or presets (replaces eval.attacks); 'none' for clean only")
     parser.add_argument("--threat-models", nargs="+", default=None, choices=["white", "gray", "transfer"],
@@ -31,15 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from videoabnn.config import load_config
     from videoabnn.engine import evaluate
     from videoabnn.engine.distributed import cleanup
+    from videoabnn.engine.run_config import eval_setup
 
-    cfg = load_config(args.config, args.overrides)
-    apply_config_threads(cfg)
+    config, checkpoint = _config_and_checkpoint(args.paths)
+    setup = eval_setup(checkpoint, config, args.overrides)
+    apply_config_threads(setup.cfg)
     try:
-        results = evaluate(cfg, args.checkpoint, attacks=args.attacks, threat_models=args.threat_models,
-                           out_dir=args.out_dir)
+        results = evaluate(setup.cfg, checkpoint, attacks=args.attacks, threat_models=args.threat_models,
+                           out_dir=args.out_dir, eval_root=setup.eval_root)
     finally:
         cleanup()
     if int(os.environ.get("RANK", "0")) == 0:
@@ -48,6 +54,15 @@ def _run(args: argparse.Namespace) -> int:
         print(results_markdown(results))
         print(f"results: {results['provenance']['results_dir']}/results.json")
     return 0
+
+
+def _config_and_checkpoint(paths: list[str]) -> tuple[str | None, str]:
+    """``CHECKPOINT`` or ``CONFIG CHECKPOINT``."""
+    from videoabnn.config import ConfigError
+
+    if len(paths) > 2:
+        raise ConfigError(f"command line: expected [CONFIG] CHECKPOINT, got {len(paths)} paths: {' '.join(paths)}")
+    return (paths[0], paths[1]) if len(paths) == 2 else (None, paths[0])
 
 
 def main(argv: list[str] | None = None) -> int:

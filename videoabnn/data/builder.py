@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from videoabnn.config import ConfigError
 from videoabnn.data.dataset import VideoDataset
 from videoabnn.data.hmdb51 import HMDB51
 from videoabnn.data.listfile import ListFileDataset
@@ -74,6 +75,19 @@ def build_dataset(data_cfg: Mapping[str, Any], train: bool | None = None, seed: 
     return full.subset(chosen, train=split == "train")
 
 
+ROOT_LAYOUT = {"ucf101": "UCF-101/ and ucfTrainTestlist/ (see datasets/ucf101/README.md)",
+               "hmdb51": "hmdb51_org/ and testTrainMulti_7030_splits/ (see datasets/hmdb51/README.md)",
+               "listfile": "the videos the list files name"}
+
+
+def _under_root(root: Path, make: Callable[[], VideoDataset]) -> VideoDataset:
+    """``make()``, with a missing folder or list file reported against ``data.root``."""
+    try:
+        return make()
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"data.root={root}: {err}") from err
+
+
 def _official(cfg: Mapping[str, Any], train: bool, seed: int | None) -> VideoDataset:
     """The official training or test list of the configured data set."""
     name = cfg["name"]
@@ -90,22 +104,28 @@ def _official(cfg: Mapping[str, Any], train: bool, seed: int | None) -> VideoDat
         "flip": _flip(cfg["flip"], name),
     }
     root = Path(cfg["root"])
+    if name != "synthetic" and not root.is_dir():
+        raise ConfigError(f"data.root: expected the folder holding {ROOT_LAYOUT[name]}, got {str(root)!r} "
+                          "(no such folder)")
     if name == "synthetic":
         layout = cfg["synthetic"]["layout"]
         if cfg["synthetic"]["generate"]:
             ensure_synthetic(cfg)
         cls = UCF101 if layout == "ucf101" else HMDB51
-        dataset = cls(root, split=cfg["split"], **common)
+        dataset = _under_root(root, lambda: cls(root, split=cfg["split"], **common))
     elif name == "ucf101":
-        dataset = UCF101(root, split=cfg["split"], **common)
+        dataset = _under_root(root, lambda: UCF101(root, split=cfg["split"], **common))
     elif name == "hmdb51":
-        dataset = HMDB51(root, split=cfg["split"], **common)
+        dataset = _under_root(root, lambda: HMDB51(root, split=cfg["split"], **common))
     else:
         list_file = cfg["train_list"] if train else cfg["test_list"]
         if list_file is None:
-            raise ValueError(f"data.{'train_list' if train else 'test_list'} must be set for data.name=listfile")
+            raise ConfigError(f"data.{'train_list' if train else 'test_list'}: expected a list file for "
+                              "data.name=listfile, got null")
         dataset = ListFileDataset(root, list_file, num_classes=cfg["num_classes"], **common)
     expected = cfg["num_classes"]
     if expected is not None and expected != dataset.num_classes:
-        raise ValueError(f"data.num_classes is {expected} but {name} at {root} has {dataset.num_classes} classes")
+        raise ConfigError(f"data.num_classes: expected the class count of {name} at {root}, which has "
+                          f"{dataset.num_classes} classes, got {expected}; set data.num_classes={dataset.num_classes} "
+                          "(or data.num_classes=null to take it from the data)")
     return dataset

@@ -143,9 +143,20 @@ class Objective:
 
 
 class AbnnObjective(Objective):
-    """ABNN: clean cross-entropy on the composite; the substitute must be frozen (no trainable weights)."""
+    """ABNN: clean cross-entropy on the composite; the substitute must be frozen (no trainable weights).
+
+    ``align_weight`` > 0 adds that times the composite's alignment loss (the target's own clip
+    statistics vs the substitute's, :mod:`videoabnn.abnn.alignment`), computed in the same forward.
+    """
 
     name = "abnn"
+
+    def __init__(self, *, align_weight: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if float(align_weight) < 0:
+            raise ValueError(f"method 'abnn': method_args.align_weight must be >= 0, got {align_weight}")
+        self.align_weight = float(align_weight)
+        self.plain: nn.Module | None = None
 
     def start_epoch(self, model: nn.Module, epoch: int, seed: int) -> None:
         substitute = getattr(model, "substitute", None)
@@ -154,7 +165,18 @@ class AbnnObjective(Objective):
         trainable = [n for n, p in substitute.named_parameters() if p.requires_grad]
         if trainable:
             raise ValueError(f"method 'abnn': substitute parameters must be frozen, trainable: {trainable[:3]}")
+        if self.align_weight > 0:
+            model.record_alignment, self.plain = True, model
         super().start_epoch(model, epoch, seed)
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> ObjectiveOutput:
+        if self.plain is None:
+            return super().__call__(model, x, y)
+        logits = model(x)
+        align, self.plain.alignment_loss = self.plain.alignment_loss, None  # no graph kept on the module
+        ce = self.ce(logits, y)
+        return ObjectiveOutput(ce + self.align_weight * align, logits.detach(),
+                               {"ce": ce.item(), "align": align.item()}, clean_passes())
 
 
 class MixObjective(Objective):

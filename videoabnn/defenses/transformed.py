@@ -8,7 +8,8 @@ model (arch ``transformed``). What an attacker gets from it:
   what fools a naive evaluation and what the gradient-masking audit must catch;
 - ``attack_view(bpda=..., eot=k, seed=s)``: BPDA (Athalye et al. 2018) replaces the backward pass of
   the transform by the identity (``x + (t(x) - x).detach()``: forward value unchanged) or by a named
-  differentiable approximation; EOT averages over k draws of the transform's randomness. The view
+  differentiable approximation (``median``; ``standin``: the transform's own differentiable stand-in,
+  the DCT-quantization codec of :mod:`videoabnn.defenses.diff_codec` for ``jpeg`` and ``codec``); EOT averages over k draws of the transform's randomness. The view
   returns the mean over draws of the log-probabilities, so a cross-entropy loss on it is the mean
   of the draws' losses and its gradient the mean of their gradients.
 """
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 from videoabnn.defenses.transforms import InputTransform, MedianSmoothing, build_transform
 from videoabnn.models.registry import SPEC_ATTR, create_model, register_model
 
-BPDA_CHOICES = ("auto", "none", "identity", "median")
+BPDA_CHOICES = ("auto", "none", "identity", "median", "standin")
 
 
 class TransformedModel(nn.Module):
@@ -44,6 +45,9 @@ class TransformedModel(nn.Module):
             raise ValueError(f"bpda: expected one of {', '.join(BPDA_CHOICES)}, got {bpda!r}")
         if bpda == "auto":
             bpda = "none" if self.transform.differentiable else "identity"
+        if bpda == "standin" and not hasattr(self.transform, "standin"):
+            raise ValueError(f"bpda standin: transform {self.transform.name!r} has no differentiable stand-in "
+                             "(jpeg and codec have one)")
         eot = (8 if self.transform.random else 1) if eot is None else int(eot)
         if eot < 1:
             raise ValueError(f"eot: expected a number of draws >= 1, got {eot}")
@@ -84,7 +88,7 @@ class AdaptiveView(nn.Module):
             return out if t.differentiable else x * 0 + out.detach()
         if self.bpda == "identity":
             return x + (out - x).detach()
-        approx = self._median(x)  # a differentiable stand-in with the transform's forward value
+        approx = t.standin(x) if self.bpda == "standin" else self._median(x)  # differentiable, forward value t(x)
         return approx + (out - approx).detach()
 
 

@@ -119,6 +119,12 @@ class JPEGFrames(InputTransform):
     def params(self) -> dict[str, Any]:
         return {"quality": self.quality}
 
+    def standin(self, x: Tensor) -> Tensor:
+        """A differentiable approximation of this transform (BPDA ``standin``): :func:`diff_jpeg` per frame."""
+        from videoabnn.defenses.diff_codec import diff_clip_codec
+
+        return diff_clip_codec(x, "jpeg", self.quality)
+
     def apply(self, clip: Tensor, gen: torch.Generator | None) -> Tensor:
         from PIL import Image
 
@@ -144,6 +150,14 @@ class CodecReencode(InputTransform):
 
     def params(self) -> dict[str, Any]:
         return {"codec": self.codec, "crf": self.crf, "qscale": self.qscale}
+
+    def standin(self, x: Tensor) -> Tensor:
+        """A differentiable approximation (BPDA ``standin``): :func:`diff_h264` at ``crf`` per frame (h264 only)."""
+        from videoabnn.defenses.diff_codec import diff_clip_codec
+
+        if self.codec != "h264":
+            raise ValueError(f"bpda standin: no stand-in is calibrated for codec {self.codec!r} (only h264)")
+        return diff_clip_codec(x, "h264", self.crf)
 
     def apply(self, clip: Tensor, gen: torch.Generator | None) -> Tensor:
         import av

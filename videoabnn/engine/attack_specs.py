@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 
 # naive: white-box through a model's input transformation as autograd sees it (no BPDA/EOT); added
 # beside "white" automatically for models behind one, so the difference is visible
-THREAT_MODELS = ("white", "gray", "transfer", "naive")
+# physical: white-box fit through physical EOT, scored under fresh draws and fixed conditions (only the
+# attacks with a printable pattern; see videoabnn.engine.physical_eval)
+THREAT_MODELS = ("white", "gray", "transfer", "naive", "physical")
 
 
 class EvaluationError(ValueError):

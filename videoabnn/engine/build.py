@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from videoabnn.config import ConfigError
 from videoabnn.engine.distributed import BatchShardSampler, DistInfo
 
 
@@ -33,6 +34,10 @@ def select_device(spec: str, info: DistInfo | None = None) -> torch.device:
     if spec != "cpu" and not spec.startswith("cuda"):
         raise ValueError(f"config device: expected auto, cpu, cuda or cuda:N, got {spec!r}")
     return torch.device(spec)
+
+
+# abnn.* options of the modulate layer for the clean-accuracy study, with their defaults
+ABNN_STUDY_OPTIONS = {"stats_dropout": 0.0, "modulation": "gamma_beta", "stats_stages": None}
 
 
 def uses_abnn(cfg: Mapping) -> bool:
@@ -53,6 +58,15 @@ def model_spec(cfg: Mapping, num_classes: int) -> tuple[str, dict[str, Any]]:
         abnn_kwargs = {"target": m["name"], "target_kwargs": kwargs, "substitute": sub["name"],
                        "substitute_kwargs": dict(sub.get("kwargs") or {}), "mode": a["mode"],
                        "stats_eps": a["stats_eps"]}
+        if a["mode"] == "prototype_exact":  # tied to one clip size: the configured one unless given
+            d = cfg["data"]
+            abnn_kwargs["input_size"] = list(a.get("input_size") or (d["frames"], d["crop"], d["crop"]))
+            abnn_kwargs["prototype_statistics"] = a.get("prototype_statistics", "clip")
+        if sub.get("shortcut_gradient", "full") != "full":
+            abnn_kwargs["shortcut_gradient"] = sub["shortcut_gradient"]
+        for key, default in ABNN_STUDY_OPTIONS.items():  # passed only when set, so default specs stay unchanged
+            if a.get(key, default) != default:
+                abnn_kwargs[key] = a[key]
         return "abnn", abnn_kwargs
     if method == "feature_denoise":
         t = cfg["train"]
@@ -76,6 +90,8 @@ def check_weight_files(cfg: Mapping) -> None:
                 resolve_weights(name, value)
             except FileNotFoundError as err:
                 raise FileNotFoundError(f"{key}: {err}") from err
+            except ValueError as err:  # a tag this model has no weights for
+                raise ConfigError(f"{key}: expected weights for {name}, got {value!r}: {err}") from err
 
 
 def build_model(cfg: Mapping, num_classes: int, *, load_weights: bool = True) -> nn.Module:
@@ -138,9 +154,11 @@ def num_classes_of(cfg: Mapping, dataset: Dataset) -> int:
     configured = cfg["data"].get("num_classes")
     found = getattr(dataset, "num_classes", None)
     if configured is not None and found is not None and int(configured) != int(found):
-        raise ValueError(f"config data.num_classes={configured} but the data set has {found} classes")
+        raise ConfigError(f"data.num_classes: expected the data set's class count, {found}, got {configured}; set "
+                          f"data.num_classes={found} (or null to take it from the data)")
     if configured is None and found is None:
-        raise ValueError("data.num_classes is not set and the data set does not say how many classes it has")
+        raise ConfigError("data.num_classes: expected a class count (this data set does not say how many classes "
+                          "it has), got null")
     return int(configured if configured is not None else found)
 
 
@@ -162,13 +180,20 @@ def collate(batch: list) -> dict[str, torch.Tensor]:
     return _collate_fields(batch)
 
 
+def loader_workers(cfg: Mapping) -> int:
+    """``data.num_workers`` as a count (``auto``: what the machine and ``--threads`` allow)."""
+    from videoabnn.utils.threads import resolve_workers
+
+    return resolve_workers(cfg["data"].get("num_workers", "auto"))
+
+
 def train_loader(dataset: Dataset, cfg: Mapping, info: DistInfo,
                  generator: torch.Generator) -> tuple[DataLoader, DistributedSampler]:
     """Shuffling loader; the sampler is sharded over ranks and re-seeded each epoch via ``set_epoch``."""
     d = cfg["data"]
     sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                  seed=int(cfg["seed"]), drop_last=False)
-    loader = DataLoader(dataset, batch_size=int(d["batch_size"]), sampler=sampler, num_workers=int(d["num_workers"]),
+    loader = DataLoader(dataset, batch_size=int(d["batch_size"]), sampler=sampler, num_workers=loader_workers(cfg),
                         collate_fn=collate, generator=generator, drop_last=False,
                         pin_memory=torch.cuda.is_available(), persistent_workers=False)
     return loader, sampler
@@ -181,7 +206,7 @@ def eval_loader(dataset: Dataset, cfg: Mapping, info: DistInfo, max_batches: int
     d = cfg["data"]
     batch_size = int(d.get("test_batch_size") or d["batch_size"])
     sampler = BatchShardSampler(len(dataset), batch_size, info.rank, info.world_size, max_batches, indices)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=int(d["num_workers"]), collate_fn=collate,
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=loader_workers(cfg), collate_fn=collate,
                         pin_memory=torch.cuda.is_available())
     return loader, sampler.batch_ids
 

@@ -49,6 +49,7 @@ from videoabnn.engine.distributed import (
 )
 from videoabnn.engine.eval_store import ItemStore, checkpoint_folder
 from videoabnn.engine.logging import progress
+from videoabnn.engine.physical_eval import PHYSICAL, VIEWS, physical_params, supports_physical, worst_logits
 from videoabnn.engine.subsets import evaluation_subset, item_labels
 from videoabnn.results import SCHEMA_VERSION, Results
 from videoabnn.utils import environment_info, seed_everything
@@ -61,7 +62,8 @@ log = logging.getLogger(__name__)
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
 # data keys that never change a clip's pixels (how they are loaded, not what they are)
-DATA_KEYS_WITHOUT_EFFECT = ("num_workers", "cache_dir", "batch_size", "test_batch_size", "skip_unreadable", "backend")
+DATA_KEYS_WITHOUT_EFFECT = ("num_workers", "cache_dir", "batch_size", "test_batch_size", "skip_unreadable", "max_unreadable",
+                            "backend")
 
 __all__ = ["EvaluationError", "evaluate", "predict", "resolve_attacks", "resolve_threats"]
 
@@ -143,13 +145,14 @@ class _Evaluation:
         self.audit: dict | None = None
         self.audit_naive: dict | None = None
         self.digest = file_digest(checkpoint)
+        self.batch_coupled = bool(cfg["eval"].get("test_time_bn"))  # and batch-statistics models (evaluate())
         surrogate = cfg["eval"].get("transfer_from")
         self.surrogate_digest = file_digest(surrogate) if surrogate and Path(surrogate).is_file() else None
 
     def data_key(self) -> dict:
         """The data settings that decide each clip's pixels."""
         data = {k: v for k, v in dict(self.cfg["data"]).items() if k not in DATA_KEYS_WITHOUT_EFFECT}
-        if self.cfg["eval"].get("test_time_bn"):  # batch statistics: the batch composition matters
+        if self.batch_coupled:  # batch statistics: the batch composition matters
             data["test_batch_size"] = self.cfg["data"].get("test_batch_size") or self.cfg["data"]["batch_size"]
         return data
 
@@ -197,6 +200,7 @@ def evaluate(cfg: Mapping, checkpoint: str | Path, attacks: Sequence | str | Non
     num_classes = num_classes_of(cfg, test_set)
     meta = check_checkpoint(checkpoint, cfg, num_classes)
     ev = _Evaluation(cfg, checkpoint, info, device)
+    ev.batch_coupled = ev.batch_coupled or batch_coupled_spec(meta)
     ev.ids = evaluation_subset(test_set, cfg["eval"].get("max_batches"), _test_batch_size(cfg), int(cfg["seed"]))
     ev.clip_digest = digest_of(ev.ids)
     settings = _settings_key(ev, specs, threats)
@@ -215,6 +219,14 @@ def evaluate(cfg: Mapping, checkpoint: str | Path, attacks: Sequence | str | Non
     finally:
         if lock is not None:
             lock.release()
+
+
+def batch_coupled_spec(spec: Mapping) -> bool:
+    """Whether a checkpoint's model couples the clips of a batch (ABNN prototype_exact, batch statistics)."""
+    kwargs = spec.get("kwargs") or {}
+    if spec.get("arch") == "transformed":
+        return batch_coupled_spec(kwargs.get("model") or {})
+    return spec.get("arch") == "abnn" and kwargs.get("prototype_statistics") == "batch"
 
 
 def _test_batch_size(cfg: Mapping) -> int:
@@ -278,7 +290,9 @@ def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str
     for th in threats:
         keys: dict[str, dict] = {}
         for index, spec in enumerate(specs):
-            after = spec.get("after")
+            if th == PHYSICAL and not supports_physical(spec["name"]):
+                continue  # no printable pattern: no physical row
+            after = spec.get("after") if th != PHYSICAL else None
             name = result_key(spec, th)
             key = keys[spec["id"]] = ev.attack_key(spec, th, attack_seed(ev.cfg, index), keys.get(after))
             record = store.get(name, key)
@@ -352,17 +366,20 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
             rec = ev.records.get(result_key(spec, th))
             if rec is None:
                 continue
-            correct = M.clip_correct(rec["logits"], clean["labels"])
-            by_threat[th][spec["id"]] = correct
-            rows[result_key(spec, th)] = {
-                "name": spec["name"], "threat": th, "params": threat_params(spec, th),
-                "clip_acc": correct.float().mean().item(),
-                "video_acc": M.video_accuracy(rec["logits"], clean["labels"], clean["videos"]),
-                "success_rate": _nan_none(M.success_rate(clean_correct, correct)),
-                "mean_linf": rec["linf"].mean().item(), "mean_l2": rec["l2"].mean().item(),
-                "seconds": rec["seconds"], "seed": attack_seed(ev.cfg, index),
-                "parts": dict(rec.get("parts") or {}), "details": dict(rec.get("details") or {}),
-                "artifact": rec.get("artifact")}
+            params = threat_params(spec, th) if th != PHYSICAL else physical_params(spec)
+            views = {th: rec["logits"], **{f"{th}:{k}": v for k, v in (rec.get("conditions") or {}).items()}}
+            for view, logits in views.items():
+                correct = M.clip_correct(logits, clean["labels"])
+                by_threat.setdefault(view, {})[spec["id"]] = correct
+                rows[result_key(spec, view)] = {
+                    "name": spec["name"], "threat": view, "params": params,
+                    "clip_acc": correct.float().mean().item(),
+                    "video_acc": M.video_accuracy(logits, clean["labels"], clean["videos"]),
+                    "success_rate": _nan_none(M.success_rate(clean_correct, correct)),
+                    "mean_linf": rec["linf"].mean().item(), "mean_l2": rec["l2"].mean().item(),
+                    "seconds": rec["seconds"], "seed": attack_seed(ev.cfg, index),
+                    "parts": dict(rec.get("parts") or {}), "details": dict(rec.get("details") or {}),
+                    "artifact": rec.get("artifact")}
     clean_summary = M.summarize_predictions(clean["logits"], clean["labels"], clean["videos"], classes)
     headline = "white" if "white" in threats else (threats[0] if threats else "white")
     head = [v for v in rows.values() if v["threat"] == headline]
@@ -379,7 +396,7 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
     run = {"name": meta.get("run_name", ev.cfg["name"]), "method": meta.get("method", ev.cfg["train"]["method"]),
            "checkpoint": str(ev.checkpoint), "checkpoint_digest": ev.digest,
            "train_seconds": meta.get("train_seconds"), "epochs": meta.get("epochs"),
-           "train_cost": dict(meta.get("train_cost") or {})}
+           "train_cost": dict(meta.get("train_cost") or {}), "batch_coupled": ev.batch_coupled}
     return {"schema_version": SCHEMA_VERSION, "run": run, "clean": clean_summary, "attacks": rows,
             "summary": summary, "audit": ev.audit, "audit_naive": ev.audit_naive, "complete": complete, "num_clips": len(clean["labels"]),
             "data_subset": _subset_record(ev, test_set), "skipped_videos": _skipped(test_set),
@@ -433,7 +450,7 @@ def _attackers(cfg: Mapping, model: nn.Module, threats: list[str], device: torch
     """The model each threat model's attacks differentiate through."""
     out: dict[str, nn.Module] = {}
     for th in threats:
-        if th in ("white", "naive"):
+        if th in ("white", "naive", PHYSICAL):
             out[th] = model  # white: build_attack adds BPDA/EOT for models behind an input transform
         elif th == "gray":
             if not hasattr(model, "gray_box"):
@@ -466,8 +483,8 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
     from videoabnn.attacks import build_attack
 
     seed = attack_seed(ev.cfg, index)
-    params = threat_params(spec, threat)
-    if threat == "white" and hasattr(attacker, "attack_view"):  # adaptive: BPDA for non-differentiable, EOT for random
+    params = threat_params(spec, threat) if threat != PHYSICAL else physical_params(spec)
+    if threat in ("white", PHYSICAL) and hasattr(attacker, "attack_view"):  # adaptive: BPDA for non-differentiable, EOT for random
         params.setdefault("bpda", "auto")
         params.setdefault("eot", ev.cfg["eval"].get("eot"))
     attack = build_attack(spec["name"], attacker, seed=seed, **params)
@@ -482,6 +499,9 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
         if earlier is not None:
             parts.append((b, *_attack_after(attack, model, x, y, _batch_slice(earlier, b, ev.cfg))))
             continue
+        if threat == PHYSICAL:
+            parts.append((b, *_physical_batch(attack, model, x, y, spec)))
+            continue
         x_adv = attack(x, y)
         for stage, acc in (getattr(attack, "last_report", None) or {}).items():  # an ensemble's parts
             stages[stage] = stages.get(stage, 0.0) + acc * len(y)
@@ -489,7 +509,7 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
             logits = model(x_adv).float().cpu()
         linf, l2 = M.perturbation_norms(x, x_adv)
         parts.append((b, logits, linf, l2))
-    logits, linf, l2 = _merge(parts)
+    logits, linf, l2, *views = _merge(parts)
     counted = {k: sum(v) for k, v in _gather_sums(stages).items()}
     total = len(logits)
     seconds = max(all_gather_objects(time.perf_counter() - start))
@@ -501,8 +521,24 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
         details = {**details, **view.settings()}
     if earlier is not None:
         details = {**details, "after": spec["after"]}
-    return {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds, "artifact": artifact,
-            "parts": {k: v / total for k, v in counted.items()}, "details": details}
+    record = {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds, "artifact": artifact,
+              "parts": {k: v / total for k, v in counted.items()}, "details": details}
+    if views:  # the physical threat model's fixed conditions (and the ideal capture), then their worst case
+        record["conditions"] = dict(zip((*VIEWS, "worst"), views))
+    return record
+
+
+def _physical_batch(attack: Any, model: nn.Module, x: Tensor, y: Tensor, spec: Mapping) -> tuple[Tensor, ...]:
+    """Fresh-draw logits and perturbation sizes, then the logits of every fixed view and their worst case."""
+    from videoabnn.attacks.physical_eot import parse_physical
+
+    dist = parse_physical(physical_params(spec)["physical"])[0]
+    views = attack.physical_views(x, y, dist)
+    with torch.no_grad():
+        logits = {k: model(v).float().cpu() for k, v in views.items()}
+    linf, l2 = M.perturbation_norms(x, views["fresh"])
+    logits["worst"] = worst_logits(logits, y.cpu())
+    return (logits["fresh"], linf, l2, *[logits[k] for k in (*VIEWS, "worst")])
 
 
 def _batch_slice(record: Mapping, batch_id: int, cfg: Mapping) -> dict[str, Tensor]:
@@ -587,11 +623,11 @@ def audit_clip_ids(ev: _Evaluation, test_set: Dataset) -> list[int]:
 def _audit(ev: _Evaluation, store: ItemStore, model: nn.Module, test_set: Dataset,
            surrogate: nn.Module | None, name: str = "audit") -> dict | None:
     """Gradient-masking checks on a stratified subset of the evaluated clips (rank 0; shared with all)."""
-    from videoabnn.attacks import audit_gradient_masking
+    from videoabnn.attacks import AUDIT_VERSION, audit_gradient_masking
 
     ids = audit_clip_ids(ev, test_set)
     key = {**ev.base_key(), "audit_clips": digest_of(ids), "seed": int(ev.cfg["seed"]),
-           "surrogate": ev.surrogate_digest if surrogate is not None else None}
+           "surrogate": ev.surrogate_digest if surrogate is not None else None, "audit_version": AUDIT_VERSION}
     if name != "audit":
         key["view"] = name
     found = store.get(name, key)

@@ -40,7 +40,7 @@ from videoabnn.engine.distributed import all_reduce_sum, barrier, init_distribut
 from videoabnn.engine.evaluator import predict
 from videoabnn.engine.logging import RunLogger, progress
 from videoabnn.engine.metrics import clip_accuracy, video_accuracy
-from videoabnn.utils import atomic_write_json, environment_info, seed_everything
+from videoabnn.utils import atomic_write_json, atomic_write_text, environment_info, seed_everything
 from videoabnn.utils.lock import RunLock
 from videoabnn.utils.logs import log_to_file
 
@@ -90,12 +90,38 @@ def lr_factor(epoch: int, t: Mapping[str, Any]) -> float:
     raise ValueError(f"train.scheduler: expected cosine, step or constant, got {kind!r}")
 
 
+# train.method_args of method abnn that configure the optimizer, not the objective
+OPTIMIZER_ARGS = ("stats_lr_scale", "stats_weight_decay")
+
+
+def _param_groups(model: nn.Module, params: list[nn.Parameter], t: Mapping[str, Any]) -> list:
+    """``params``, or two groups when ABNN's statistics pathway gets its own lr scale / weight decay."""
+    args = dict(t.get("method_args") or {}) if t.get("method") == "abnn" else {}
+    scale, wd = args.get("stats_lr_scale"), args.get("stats_weight_decay")
+    if scale is None and wd is None:
+        return params
+    from videoabnn.abnn import AdaptiveBatchNorm3d
+
+    ids = {id(p) for m in model.modules() if isinstance(m, AdaptiveBatchNorm3d) for p in m.statistics_parameters()}
+    stats = [p for p in params if id(p) in ids]
+    if not stats:
+        raise TrainingError("train.method_args.stats_lr_scale / stats_weight_decay: the model has no ABNN "
+                            "statistics-pathway weights to train")
+    if scale is not None and float(scale) <= 0:
+        raise TrainingError(f"train.method_args.stats_lr_scale: expected a positive number, got {scale}")
+    group = {"params": stats, "lr": float(t["lr"]) * float(1.0 if scale is None else scale)}
+    if wd is not None:
+        group["weight_decay"] = float(wd)
+    return [{"params": [p for p in params if id(p) not in ids]}, group]
+
+
 def build_optimizer(model: nn.Module, t: Mapping[str, Any]) -> torch.optim.Optimizer:
     """Optimizer over the trainable parameters (a frozen ABNN substitute is left out)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise TrainingError("the model has no trainable parameters")
     name, lr, wd = t["optimizer"], float(t["lr"]), float(t["weight_decay"])
+    params = _param_groups(model, params, t)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=float(t["momentum"]), weight_decay=wd)
     if name == "adam":
@@ -121,6 +147,8 @@ def build_training_objective(cfg: Mapping, attack: Any = None):
     t = cfg["train"]
     args = dict(t.get("method_args") or {})
     args.pop("denoise_affinity", None)  # a model option, used by build.model_spec
+    for key in OPTIMIZER_ARGS if t["method"] == "abnn" else ():
+        args.pop(key, None)  # optimizer options (build_optimizer)
     return build_objective(t["method"], attack_cfg=dict(t.get("attack") or {}), attack=attack,
                            label_smoothing=float(t["label_smoothing"]), **args)
 
@@ -169,7 +197,7 @@ def _check_resume_target(run_dir: Path, resume: bool) -> Path:
 # keys a resumed run may change: how it runs, not what it learns (train.epochs extends the schedule)
 RESUME_FREE_KEYS = ("name", "work_dir", "device", "threads", "eval", "train.epochs", "train.eval_every",
                     "train.log_interval", "data.num_workers", "data.cache_dir", "data.backend",
-                    "data.test_batch_size", "data.skip_unreadable", "model.pretrained", "abnn.substitute.checkpoint")
+                    "data.test_batch_size", "data.skip_unreadable", "data.max_unreadable", "model.pretrained", "abnn.substitute.checkpoint")
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -255,6 +283,8 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
     num_classes = num_classes_of(cfg, train_set)
     model = build_model(cfg, num_classes, load_weights=not resume)
     _log_model(cfg, model, len(train_set), val_set)
+    if info.is_main:
+        _write_skipped(run_dir, train_set, val_set)
     state = _State()
     if resume:
         data = ckpt.read_run_checkpoint(last_path)
@@ -343,6 +373,14 @@ def _log_model(cfg: Mapping, model: nn.Module, n_train: int, val_set: Dataset | 
              t["epochs"], n_train, f"{len(val_set)} clips" if val_set is not None else "none (best = last)")
     for line in describe_normalization(model):
         log.info(line)
+
+
+def _write_skipped(run_dir: Path, *datasets: Dataset | None) -> None:
+    """List every video ``data.skip_unreadable`` left out in ``skipped_videos.txt`` (the log only summarises)."""
+    skipped = sorted({(str(p), str(c)) for d in datasets if d is not None for p, c in getattr(d, "skipped", [])})
+    if skipped:
+        atomic_write_text(run_dir / "skipped_videos.txt", "".join(f"{p}\t{c}\n" for p, c in skipped))
+        log.warning("%d unreadable videos skipped; all listed in %s", len(skipped), run_dir / "skipped_videos.txt")
 
 
 def _check_same_model(data: Mapping, cfg: Mapping, num_classes: int, path: Path) -> None:

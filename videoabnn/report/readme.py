@@ -19,6 +19,7 @@ from videoabnn.report.tables import (
     attack_threat,
     base_attack_id,
     markdown_table,
+    physical_table,
     results_table,
     worst_case,
 )
@@ -59,6 +60,11 @@ def readme_section(study_dir: Path, image_rel: str, meta: Mapping) -> str:
                   "seeds is not distinguishable):", "",
                   markdown_table(["claim", "measured", "holds"], rows, ["l", "l", "l"]), ""]
     lines += gray_box_lines(results)
+    physical = physical_table(results)
+    if physical:
+        lines += ["Physical attacks, digital protocol vs the physical threat model (one pattern per clip, fitted "
+                  "under real-world changes and scored under fresh draws of them; see the report for the "
+                  "conditions):", "", physical, ""]
     lines += [f"![Accuracy vs eps (PGD-Linf, white-box)]({image_rel})", ""]
     return "\n".join(lines)
 
@@ -80,6 +86,16 @@ def gray_box_lines(results: list[dict]) -> list[str]:
         return []
     return ["Separately, ABNN against an attacker who skips the substitute (gray-box), attack by attack beside "
             "the same attack white-box: " + "; ".join(pairs) + ".", ""]
+
+
+def replace_marker_block(readme: str | os.PathLike, marker: str, body: str) -> Path:
+    """Replace the ``<!-- marker -->`` ... ``<!-- /marker -->`` block of ``readme`` with ``body`` (atomically)."""
+    readme = Path(readme)
+    text = readme.read_text()
+    if f"<!-- {marker} -->" not in text:
+        raise ValueError(f"{readme}: no '<!-- {marker} -->' marker to put the results at")
+    section = f"<!-- {marker} -->\n{body}<!-- /{marker} -->"
+    return atomic_write_text(readme, _block(marker).sub(lambda _: section, text, count=1))
 
 
 def update_readme(study_dir: str | os.PathLike, readme: str | os.PathLike, image_dir: str | os.PathLike,

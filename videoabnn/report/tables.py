@@ -17,7 +17,8 @@ from videoabnn.results import load_results as schema_load
 
 WHITE = "white"
 THREAT_TITLES = {"white": "white-box", "gray": "gray-box", "transfer": "transfer",
-                 "naive": "naive white-box (autograd through the input transform, no BPDA/EOT)"}
+                 "naive": "naive white-box (autograd through the input transform, no BPDA/EOT)",
+                 "physical": "physical"}
 
 
 def load_results(paths: Iterable[str | os.PathLike]) -> list[dict]:
@@ -295,6 +296,38 @@ def extra_threat_table(results: Sequence[Mapping], threat: str) -> str | None:
                           ["l", "l", "r", "r", "l"])
 
 
+PHYSICAL_VIEWS = (("", "fresh draws"), (":worst", "worst fixed condition"), (":digital", "ideal capture"))
+
+
+def physical_attack_ids(results: Sequence[Mapping]) -> list[str]:
+    """Attack ids that have a physical-threat row (``<id>@physical``), in first-seen order."""
+    found: list[str] = []
+    for res in results:
+        for key in res["attacks"]:
+            if key.endswith("@physical") and base_attack_id(key) not in found:
+                found.append(base_attack_id(key))
+    return found
+
+
+def physical_table(results: Sequence[Mapping]) -> str | None:
+    """Digital vs physical, attack by attack: the white-box row (the field's per-frame digital protocol) beside
+    one shared pattern fitted through the physical distribution, scored under fresh draws, under the worst fixed
+    condition, and as an ideal capture; mean ± std over seeds where the results aggregate several."""
+    ids = physical_attack_ids(results)
+    if not ids:
+        return None
+    header = ["model"] + [f"{a} {label}" for a in ids for label in ("digital", *(v for _, v in PHYSICAL_VIEWS))]
+    rows = []
+    for res in results:
+        row = [model_name(res)]
+        for a in ids:
+            for key in (a, *(f"{a}@physical{suffix}" for suffix, _ in PHYSICAL_VIEWS)):
+                entry = res["attacks"].get(key)
+                row.append(acc_cell(res, f"attacks.{key}.clip_acc", entry["clip_acc"]) if entry else "–")
+        rows.append(row)
+    return markdown_table(header, rows, ["l"] + ["r"] * (len(header) - 1))
+
+
 def _white_counterpart(result: Mapping, attack_id: str, entry: Mapping) -> float | None:
     """The white-box accuracy of the same attack: the row of the same id (``id@threat`` -> ``id``), else one with
     the same name and parameters."""
@@ -393,6 +426,9 @@ def results_markdown(results: Mapping) -> str:
             f"checkpoint: `{run['checkpoint']}` (sha256 {str(run.get('checkpoint_digest') or '')[:12]}); clips: "
             f"{clips}; seed: {results['seed']}" + ("" if results.get("complete") else
                                                  "; **partial results (evaluation not finished)**"), ""]
+    if run.get("batch_coupled"):
+        head += ["**Batch-coupled model: a clip's output depends on the other clips of its batch** (batch statistics "
+                 "at test time); these numbers hold for this evaluation's batch size and order only.", ""]
     rows = [["clean", "-", pct(clean["clip_acc"], 2), pct(clean.get("video_acc"), 2), "-", "-", "-", "-"]]
     for key, a in results["attacks"].items():
         rows.append([key, a["threat"], pct(a["clip_acc"], 2), pct(a.get("video_acc"), 2), pct(a.get("success_rate"), 2),

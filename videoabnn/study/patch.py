@@ -5,6 +5,12 @@ Outputs under the work dir (the same layout as the robustness study, so ``build_
 ``results/<model>.json`` (clean + one row per size), ``results/sweeps/{size,position,frames}.json``,
 ``patches/<model>/*.pt`` + ``.png`` (the trained patches), ``frames/*.png|gif`` (example clips),
 ``study.json``, ``report.md`` and ``report.html``. Attacks run in eval mode, white-box.
+
+With ``physical`` set (a :mod:`videoabnn.attacks.physical_eot` distribution, e.g. ``default``), each size
+also gets the physical threat model: a shared pattern fitted through that distribution, scored under
+fresh draws (``<kind>_<size>@physical``) and as the worst case over the fixed conditions
+(``@physical:worst``); the size sweep then holds a ``<model> (physical)`` curve beside each model's
+digital one, and the examples show the printed pattern under each condition.
 """
 
 from __future__ import annotations
@@ -92,9 +98,9 @@ def _correct(model: nn.Module, batches: list[tuple[Tensor, Tensor]], transform: 
     return torch.cat([model(transform(x)).argmax(1).eq(y) for x, y in batches])
 
 
-def _entry(kind: str, params: dict, correct: Tensor, clean: Tensor, seconds: float) -> dict:
+def _entry(kind: str, params: dict, correct: Tensor, clean: Tensor, seconds: float, threat: str = "white") -> dict:
     fooled = (clean & ~correct).sum().item()
-    return {"name": kind, "threat": "white", "params": params, "clip_acc": correct.float().mean().item(),
+    return {"name": kind, "threat": threat, "params": params, "clip_acc": correct.float().mean().item(),
             "video_acc": None, "success_rate": fooled / max(1, int(clean.sum().item())),
             "mean_linf": None, "mean_l2": None, "seconds": seconds}
 
@@ -131,6 +137,7 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
         fit.update(spec.get("eot") or {})
     epochs = int(fit.pop("epochs", 5))
     attacks, series, fitted = {}, [], {}
+    physical_series, physical_fitted = [], {}
     for size in spec["sizes"]:
         start = time.perf_counter()
         attack = build_attack(kind, fit_model, seed=seed, epochs=epochs, **{param: float(size)}, **fit)
@@ -143,6 +150,12 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
         attacks[key]["_correct"] = correct
         series.append({"x": float(size), "clip_acc": attacks[key]["clip_acc"]})
         fitted[float(size)] = attack
+        if spec.get("physical"):
+            physical = _physical_rows(model, fit_model, kind, param, float(size), epochs, fit, spec["physical"],
+                                      seed, train_batches, test_batches, clean)
+            attacks.update(physical["attacks"])
+            physical_series.append({"x": float(size), "clip_acc": physical["attacks"][f"{key}@physical"]["clip_acc"]})
+            physical_fitted[float(size)] = physical["attack"]
         log(f"[patch study] {name}: {kind} {param}={size}: accuracy {attacks[key]['clip_acc']:.3f} "
             f"(clean {clean.float().mean().item():.3f})")
     ref_size = float(spec.get("position_size", spec["sizes"][len(spec["sizes"]) // 2]))
@@ -163,8 +176,51 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
         paths = save_example(work / "frames", f"{kind}_{name}_{i}", x0[i], x_adv[0], mp4=bool(spec.get("mp4", True)))
         examples.append({"title": f"{kind} ({param} {ref_size}) on {name}, test clip {i}", "model": name,
                          **{k: p.relative_to(work).as_posix() for k, p in paths.items()}})
+    if physical_fitted:
+        printed = physical_fitted.get(ref_size) or next(iter(physical_fitted.values()))
+        examples.append(_condition_example(work, kind, name, printed, x0[:1], param, ref_size))
     return {"clean": clean, "attacks": attacks, "size": series, "frames": frames_series, "position": grid,
-            "examples": examples, "model": model, "folder": folder}
+            "examples": examples, "model": model, "folder": folder, "size_physical": physical_series}
+
+
+def _physical_rows(model: nn.Module, fit_model: nn.Module, kind: str, param: str, size: float, epochs: int,
+                   fit: dict, physical: Any, seed: int, train_batches: list, test_batches: list,
+                   clean: Tensor) -> dict:
+    """The physical threat model at one size: fit a shared pattern through ``physical``, score it under
+    fresh draws (one per clip, an independent seed stream) and under each fixed condition."""
+    from videoabnn.attacks import build_attack
+    from videoabnn.attacks.physical_eot import CONDITIONS
+
+    start = time.perf_counter()
+    attack = build_attack(kind, fit_model, seed=seed, epochs=epochs, physical=physical, **{param: size}, **fit)
+    attack.fit(train_batches, show_progress=False)
+    correct = {view: [] for view in ("fresh", *CONDITIONS)}
+    for x, y in test_batches:
+        views = attack.physical_views(x, y)
+        with torch.no_grad():
+            for view in correct:
+                correct[view].append(model(views[view]).argmax(1).eq(y))
+    correct = {k: torch.cat(v) for k, v in correct.items()}
+    worst = torch.stack([correct[k] for k in CONDITIONS]).all(0)
+    seconds = time.perf_counter() - start
+    params = {param: size, "epochs": epochs, **fit, **attack.settings()}
+    key = f"{kind}_{size}@physical"
+    attacks = {key: {**_entry(kind, params, correct["fresh"], clean, seconds, "physical"), "_correct": correct["fresh"]},
+               f"{key}:worst": {**_entry(kind, params, worst, clean, seconds, "physical:worst"), "_correct": worst}}
+    for view in CONDITIONS:
+        attacks[f"{key}:{view}"] = {**_entry(kind, params, correct[view], clean, seconds, f"physical:{view}"),
+                                    "_correct": correct[view]}
+    return {"attacks": attacks, "attack": attack}
+
+
+def _condition_example(work: Path, kind: str, name: str, attack: Any, clip: Tensor, param: str, size: float) -> dict:
+    """A frame grid of one test clip with the physically fitted pattern as captured under each condition."""
+    from videoabnn.report.media import save_frame_grid
+
+    views = attack.physical_views(clip, torch.zeros(1, dtype=torch.long))
+    path = save_frame_grid(work / "frames" / f"{kind}_{name}_physical.png", {k: v[0] for k, v in views.items()}, 4)
+    return {"title": f"{kind} ({param} {size}) fitted through physical EOT on {name}: ideal capture, a fresh draw "
+                     "and each fixed condition", "model": name, "png": path.relative_to(work).as_posix()}
 
 
 def _defended(cfg: Mapping, model: nn.Module, seed: int) -> tuple[nn.Module, nn.Module, dict | None]:
@@ -205,12 +261,13 @@ def _results_file(cfg: Mapping, name: str, checkpoint: Path, out: dict) -> dict:
 
     meta = load_checkpoint(checkpoint)
     clean = out["clean"]
-    worst = clean.clone()
+    worst: dict[str, Tensor] = {}
     attacks = {}
     for key, entry in out["attacks"].items():
-        worst &= entry.pop("_correct")
+        threat = entry["threat"]
+        worst[threat] = worst.get(threat, clean.clone()) & entry.pop("_correct")
         attacks[key] = entry
-    accs = [a["clip_acc"] for a in attacks.values()]
+    accs = [a["clip_acc"] for a in attacks.values() if a["threat"] == "white"]
     clean_acc = clean.float().mean().item()
     digest = file_digest(checkpoint)
     return Results.from_dict({
@@ -221,8 +278,9 @@ def _results_file(cfg: Mapping, name: str, checkpoint: Path, out: dict) -> dict:
         "attacks": attacks,
         "summary": {"threat": "white", "acc_adv": sum(accs) / len(accs),
                     "acc_all": (clean_acc + sum(accs)) / (len(accs) + 1),
-                    "worst_case": {"white": worst.float().mean().item()},
-                    "worst_case_attacks": {"white": sorted(attacks)}},
+                    "worst_case": {th: w.float().mean().item() for th, w in worst.items()},
+                    "worst_case_attacks": {th: sorted(k for k, a in attacks.items() if a["threat"] == th)
+                                           for th in worst}},
         "audit": None, "num_clips": len(clean), "data_subset": out["subset"],
         "provenance": {"checkpoint_digest": digest, "versions": code_versions()},
         "config": cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg),
@@ -256,6 +314,9 @@ def run_patch_study(cfg: Mapping, log: Callable[[str], None] = print) -> dict[st
         atomic_write_json(work / "patches" / out["folder"] / "results.json", results)  # kept per checkpoint
         atomic_write_json(work / "results" / f"{name}.json", results)  # the report's current view
         sweeps["size"][name] = [{"x": 0.0, "clip_acc": out["clean"].float().mean().item()}] + out["size"]
+        if out["size_physical"]:
+            sweeps["size"][f"{name} (physical)"] = [{"x": 0.0, "clip_acc": out["clean"].float().mean().item()}] + \
+                out["size_physical"]
         if out["frames"]:
             sweeps["frames"][name] = out["frames"]
         if out["position"]:

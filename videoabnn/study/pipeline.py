@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from videoabnn.report.study_report import build_report
-from videoabnn.study import steps
+from videoabnn.study import clean_gap, fidelity, steps
 from videoabnn.study.stages import StageRunner
 from videoabnn.utils import atomic_write_json, environment_info
 from videoabnn.utils.lock import RunLock
@@ -37,7 +37,8 @@ def stage_names(cfg: Mapping, first_seed: bool = True) -> list[str]:
             out.append("input_transforms")
         if steps.section(cfg, "examples", {}).get("enabled", True):
             out.append("examples")
-    return out
+        out += fidelity.stage_names(cfg)
+    return out + clean_gap.stage_names(cfg)
 
 
 def run_study(cfg: Mapping, *, force: bool = False, log: Callable[[str], None] = print) -> dict[str, Path]:
@@ -88,9 +89,14 @@ def aggregate_seeds(work: Path, seeds: list[int], names: list[str]) -> None:
         per_seed = [with_training_cost(read_json(work / "seeds" / str(s) / "results" / f"{name}.json"),
                                        work / "seeds" / str(s), name) for s in seeds]
         atomic_write_json(work / "results" / f"{name}.json", aggregate_results(per_seed, seeds))
-    transforms = work / "seeds" / str(seeds[0]) / "results" / "transforms.json"
-    if transforms.is_file():  # the first seed's (like the sweeps' examples)
-        atomic_write_json(work / "results" / "transforms.json", read_json(transforms))
+    for part in ("transforms.json", "fidelity.json"):  # the first seed's (like the sweeps' examples)
+        found = work / "seeds" / str(seeds[0]) / "results" / part
+        if found.is_file():
+            atomic_write_json(work / "results" / part, read_json(found))
+    gaps = [work / "seeds" / str(s) / "results" / "clean_gap.json" for s in seeds]
+    if all(p.is_file() for p in gaps):
+        atomic_write_json(work / "results" / "clean_gap.json",
+                          clean_gap.aggregate_clean_gap([read_json(p) for p in gaps], seeds))
     first = work / "seeds" / str(seeds[0]) / "results" / "sweeps"
     for path in sorted(first.glob("*.json")):
         found = [work / "seeds" / str(s) / "results" / "sweeps" / path.name for s in seeds]
@@ -166,6 +172,9 @@ def _run_study(cfg: Mapping, *, force: bool, log: Callable[[str], None], first_s
                               files=lambda o: [e["png"] for e in o["examples"]],
                               key={"checkpoints": digests, "examples": cfg["study"].get("examples"),
                                    "eval": cfg["eval"]})
+    if "fidelity" in plan:
+        fidelity.run_stages(cfg, runner, trained, run_cfgs, substitute)
+    clean_gap.run_stages(cfg, runner, trained, run_cfgs, substitute)
     pretraining = None
     if substitute is not None:
         summary = Path(substitute).parent / "train_summary.json"

@@ -126,9 +126,11 @@ def substitute_config(cfg: Mapping) -> Config:
     return keyed_run_dir(cfg, run_cfg)
 
 
-def model_config(cfg: Mapping, name: str, substitute: str | None = None) -> Config:
-    """Config of one trained model of the study (same data, backbone and epochs unless overridden)."""
-    overrides = dict(methods(cfg)[name])
+def model_config(cfg: Mapping, name: str, substitute: str | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> Config:
+    """Config of one trained model of the study (same data, backbone and epochs unless overridden);
+    ``overrides`` replace ``study.methods.<name>`` (for models derived from a study model)."""
+    overrides = dict(methods(cfg)[name] if overrides is None else overrides)
     fixed: dict[str, Any] = {"name": name, "data.cache_dir": frame_cache(cfg)}
     if "train.method" not in overrides:
         fixed["train.method"] = name
@@ -215,16 +217,41 @@ def run_evaluation(cfg: Mapping, name: str, model_cfg: Config, checkpoint: Path,
         specs = [s for s in attack_specs(run_cfg) if not wanted or s["id"] in wanted]
         extra = evaluate(extra_cfg, checkpoint, attacks=specs, threat_models=extra_threats,
                          eval_root=work_dir(cfg) / "evals" / name)
-        results["attacks"].update(extra["attacks"])
-        results["summary"]["worst_case"].update({k: v for k, v in extra["summary"]["worst_case"].items() if k != "white"})
-        for part in ("worst_case_attacks", "worst_case_budget"):
-            results["summary"].setdefault(part, {}).update(
-                {k: v for k, v in extra["summary"].get(part, {}).items() if k != "white"})
+        _merge_threats(results, extra)
+    physical = physical_specs(cfg, run_cfg)
+    if physical:
+        extra = evaluate(derived_config(run_cfg, {"eval.audit": False}, "study.threats"), checkpoint,
+                         attacks=physical, threat_models=["physical"], eval_root=work_dir(cfg) / "evals" / name)
+        _merge_threats(results, extra)
     results["run"]["name"] = name
     results = Results.from_dict(results, f"study results of {name}").to_dict()
     path = atomic_write_json(work_dir(cfg) / "results" / f"{name}.json", results)
     return {"results": rel(cfg, path), "clean": results["clean"]["clip_acc"],
             "worst_case": results["summary"]["worst_case"]}
+
+
+def _merge_threats(results: dict, extra: Mapping) -> None:
+    """Add another evaluation's non-white threat rows and worst cases to ``results``."""
+    results["attacks"].update(extra["attacks"])
+    results["summary"]["worst_case"].update({k: v for k, v in extra["summary"]["worst_case"].items() if k != "white"})
+    for part in ("worst_case_attacks", "worst_case_budget"):
+        results["summary"].setdefault(part, {}).update(
+            {k: v for k, v in extra["summary"].get(part, {}).items() if k != "white"})
+
+
+def physical_specs(cfg: Mapping, run_cfg: Mapping) -> list[dict]:
+    """The attacks scored under the physical threat model for every model (``study.threats.physical``:
+    ``{attacks: [ids], physical: <distribution>}``), each with the study's distribution and draws."""
+    physical = (section(cfg, "threats", {}) or {}).get("physical")
+    if not physical:
+        return []
+    wanted = list(physical.get("attacks") or [])
+    by_id = {s["id"]: s for s in attack_specs(run_cfg)}
+    unknown = [a for a in wanted if a not in by_id]
+    if unknown:
+        raise ConfigError(f"study.threats.physical.attacks: {unknown} are not in eval.attacks ({sorted(by_id)})")
+    overrides = {k: v for k, v in physical.items() if k != "attacks"}
+    return [{**by_id[a], **overrides} for a in wanted]
 
 
 def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path | None,
@@ -235,7 +262,7 @@ def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path 
     import torch
     from torch.utils.data import DataLoader, Subset
 
-    from videoabnn.attacks import audit_gradient_masking
+    from videoabnn.attacks import AUDIT_VERSION, audit_gradient_masking
     from videoabnn.engine.build import split_dataset
     from videoabnn.engine.subsets import evaluation_subset
     from videoabnn.models import load_model
@@ -246,7 +273,7 @@ def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path 
     args = dict(section(cfg, "audit", {}) or {})
     key = digest_of({"checkpoint": file_digest(checkpoint), "surrogate": file_digest(surrogate) if surrogate else None,
                      "ids": [int(i) for i in ids], "args": args, "seed": int(cfg["seed"]),
-                     "versions": code_versions()}, 16)
+                     "versions": code_versions(), "audit_version": AUDIT_VERSION}, 16)
     cached = Path(cache_dir) / f"{key}.json" if cache_dir is not None else None
     if cached is not None and cached.is_file():
         return json.loads(cached.read_text())
@@ -379,6 +406,15 @@ def _correctly_classified(model, test_set, start: int, tries: int = 64):
 
 
 # --------------------------------------------------------------------------- input transformations
+def _transform_and_bpda(entry: str | Mapping) -> tuple[str | dict, str | None]:
+    """A ``study.input_transforms.transforms`` entry as (transform spec, the attacks' BPDA choice or None):
+    ``{name: codec, crf: 30, bpda: standin}`` attacks the codec through its differentiable stand-in."""
+    if isinstance(entry, str):
+        return entry, None
+    transform = dict(entry)
+    return transform, transform.pop("bpda", None)
+
+
 def run_input_transforms(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: Mapping[str, Config]) -> dict:
     """``study.input_transforms``: one model (default: standard) behind each transform, white-box naive
     (autograd through the transform) and adaptive (BPDA for non-differentiable, EOT for random ones),
@@ -400,14 +436,16 @@ def run_input_transforms(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: 
     test_set = split_dataset(model_cfgs[name], "test")
     batch = torch.stack([test_set[i]["clip"] for i in range(min(len(test_set), 16))])
     rows = []
-    for transform in spec.get("transforms") or []:
-        label = transform if isinstance(transform, str) else transform["name"]
+    for entry in spec.get("transforms") or []:
+        transform, bpda = _transform_and_bpda(entry)
+        label = (transform if isinstance(transform, str) else transform["name"]) + (f"_bpda_{bpda}" if bpda else "")
+        run_attacks = [{**a, "bpda": bpda} for a in attacks] if bpda else attacks
         run_cfg = derived_config(model_cfgs[name], {"eval.input_transform": transform, "eval.threat_models": ["white"],
                                                     "eval.audit": bool(spec.get("audit", False)),
                                                     "eval.max_batches": spec.get("max_batches",
                                                                                  cfg["eval"].get("max_batches"))},
                                  "study.input_transforms")
-        res = evaluate(run_cfg, checkpoint, attacks=attacks, eval_root=work_dir(cfg) / "evals" / f"{name}_{label}")
+        res = evaluate(run_cfg, checkpoint, attacks=run_attacks, eval_root=work_dir(cfg) / "evals" / f"{name}_{label}")
         model = wrap_with_transform(load_model(checkpoint), transform).eval()
         start = time.perf_counter()
         with torch.no_grad():

@@ -81,11 +81,35 @@ def apply_threads(setting: int | str | None) -> int:
     """Set torch's intra-op threads and the decoders' threads; returns the count used."""
     from videoabnn.data.decode import set_decoder_threads
 
+    global _applied
     count = resolve_threads(setting)
     torch.set_num_threads(count)
     set_decoder_threads(count)
+    _applied = count
     log.info("threads: %d (setting %s; %d usable cores)", count, setting, usable_cores())
     return count
+
+
+_applied: int | None = None  # the count of the last apply_threads (the tool's --threads)
+MAX_AUTO_WORKERS = 8
+
+
+def resolve_workers(setting: int | str | None) -> int:
+    """DataLoader worker processes for ``data.num_workers``: an integer as given; ``auto``/None = at most 8 and
+    at most one fewer than the usable cores and than the tool's threads (``--threads N`` bounds the CPUs a tool
+    keeps busy: the main process plus N - 1 workers; ``--threads 1`` loads in the main process)."""
+    if setting not in (None, "auto"):
+        return int(setting)
+    threads = _applied if _applied is not None else torch.get_num_threads()
+    count = max(0, min(MAX_AUTO_WORKERS, usable_cores() - 1, threads - 1))
+    if (count, threads) not in _logged:
+        _logged.add((count, threads))
+        log.info("data loader workers: %d (num_workers auto: at most %d, %d usable cores - 1, %d threads - 1)",
+                 count, MAX_AUTO_WORKERS, usable_cores(), threads)
+    return count
+
+
+_logged: set = set()
 
 
 @contextlib.contextmanager
