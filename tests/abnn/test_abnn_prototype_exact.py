@@ -14,15 +14,6 @@ from videoabnn.models import create_model, load_model, save_model
 X = (3, 3, 4, 16, 16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest single-threaded (threads only contend on a busy 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _exact(**kw):
     return create_model("abnn", num_classes=4, mode="prototype_exact", input_size=X[2:],
                         substitute_kwargs={"width": 4}, target_kwargs={"width": 4}, **kw)

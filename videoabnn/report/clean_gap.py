@@ -13,9 +13,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from videoabnn.report.document import Document
+from videoabnn.report.document import Document, optional_section, standalone_markdown
 from videoabnn.report.tables import markdown_table, pct
-from videoabnn.utils.io import atomic_write_text
 
 TITLE = "ABNN clean-accuracy trade-off: one option at a time"
 
@@ -169,20 +168,10 @@ def add_clean_gap(doc: Document, data: Mapping, tolerance: float = 0.02, level: 
 
 
 def clean_gap_section(doc: Document, study_dir: str | Path, tolerance: float = 0.02) -> bool:
-    """Add the trade-off section when the study has ``results/clean_gap.json``; whether it did."""
-    data = read_clean_gap(study_dir)
-    if data is None:
-        return False
-    add_clean_gap(doc, data, tolerance)
-    return True
+    """Add the section when the study has ``results/clean_gap.json``; whether it did."""
+    return optional_section(doc, read_clean_gap(study_dir), add_clean_gap, tolerance)
 
 
 def write_clean_gap_markdown(study_dir: str | Path, tolerance: float = 0.02) -> Path | None:
-    """``<study_dir>/clean_gap.md``: the trade-off section as a document of its own (None without results)."""
-    data = read_clean_gap(study_dir)
-    if data is None:
-        return None
-    doc = Document(TITLE)
-    add_clean_gap(doc, data, tolerance)
-    doc.blocks.pop(0)  # the title already heads the document
-    return atomic_write_text(Path(study_dir) / "clean_gap.md", doc.to_markdown())
+    """``<study_dir>/clean_gap.md``: the section as a document of its own (None without results)."""
+    return standalone_markdown(Path(study_dir) / "clean_gap.md", TITLE, read_clean_gap(study_dir), add_clean_gap, tolerance)

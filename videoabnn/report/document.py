@@ -7,8 +7,12 @@ always say the same thing. Inline markup supported: ``**bold**`` and backquoted 
 from __future__ import annotations
 
 import html
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 8px}
@@ -109,3 +113,24 @@ def table_html(markdown: str) -> str:
     head = "".join(f"<th>{_inline(c)}</th>" for c in _cells(lines[0]))
     rows = ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in _cells(ln)) + "</tr>" for ln in lines[2:]]
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def optional_section(doc: Document, data: Any, add: Callable[..., None], tolerance: float) -> bool:
+    """``add(doc, data, tolerance)`` when a study stage left ``data`` (None: it did not run); whether it did."""
+    if data is None:
+        return False
+    add(doc, data, tolerance)
+    return True
+
+
+def standalone_markdown(path: str | os.PathLike, title: str, data: Any, add: Callable[..., None],
+                        tolerance: float) -> Path | None:
+    """A section as a document of its own at ``path`` (None when ``data`` is None), written atomically."""
+    from videoabnn.utils.io import atomic_write_text
+
+    if data is None:
+        return None
+    doc = Document(title)
+    add(doc, data, tolerance)
+    doc.blocks.pop(0)  # the title already heads the document
+    return atomic_write_text(path, doc.to_markdown())

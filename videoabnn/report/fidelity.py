@@ -15,10 +15,9 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from videoabnn.report.document import Document
+from videoabnn.report.document import Document, optional_section, standalone_markdown
 from videoabnn.report.reading import compare
 from videoabnn.report.tables import markdown_table, pct
-from videoabnn.utils.io import atomic_write_text
 
 TITLE = "ABNN fidelity: our layer and the authors' prototype, under their pipeline and the full protocol"
 FORMULATIONS = {"modulate": "ours, modulate", "replace": "ours, replace", "prototype": "pooled prototype",
@@ -294,20 +293,10 @@ def add_fidelity(doc: Document, data: Mapping, tolerance: float = 0.02, level: i
 
 
 def fidelity_section(doc: Document, study_dir: str | Path, tolerance: float = 0.02) -> bool:
-    """Add the fidelity section when the study has ``results/fidelity.json``; whether it did."""
-    data = read_fidelity(study_dir)
-    if data is None:
-        return False
-    add_fidelity(doc, data, tolerance)
-    return True
+    """Add the section when the study has ``results/fidelity.json``; whether it did."""
+    return optional_section(doc, read_fidelity(study_dir), add_fidelity, tolerance)
 
 
 def write_fidelity_markdown(study_dir: str | Path, tolerance: float = 0.02) -> Path | None:
-    """``<study_dir>/fidelity.md``: the fidelity section as a document of its own (None without results)."""
-    data = read_fidelity(study_dir)
-    if data is None:
-        return None
-    doc = Document(TITLE)
-    add_fidelity(doc, data, tolerance)
-    doc.blocks.pop(0)  # the title already heads the document
-    return atomic_write_text(Path(study_dir) / "fidelity.md", doc.to_markdown())
+    """``<study_dir>/fidelity.md``: the section as a document of its own (None without results)."""
+    return standalone_markdown(Path(study_dir) / "fidelity.md", TITLE, read_fidelity(study_dir), add_fidelity, tolerance)
