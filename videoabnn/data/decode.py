@@ -104,6 +104,7 @@ def check_video_file(path: str | os.PathLike) -> None:
 # ---- true frame counts, learnt by decoding -------------------------------------------------------
 
 _KNOWN_COUNTS: dict[tuple[str, int, int], int] = {}
+_PACKET_BOUNDS: dict[tuple[str, int, int], int] = {}  # min(header, non-empty packets): no decoding
 _KNOWN_LOCK = threading.Lock()
 
 
@@ -160,7 +161,7 @@ class VideoReader(ABC):
 
     def read_all(self) -> np.ndarray:
         """Every frame of the video as uint8 (N, H, W, 3); the count read is the true length from then on."""
-        self._restart()
+        self._rewind()
         frames = [self._convert(frame) for frame in self._cursor()]
         if not frames:
             raise VideoDecodeError(self.path, "video has no decodable frames")
@@ -169,7 +170,7 @@ class VideoReader(ABC):
 
     def count_frames(self) -> int:
         """Decode to the end without converting a frame: the true number of decodable frames."""
-        self._restart()
+        self._rewind()
         count = sum(1 for _ in self._cursor())
         self._end_of_stream(count)
         return count
@@ -204,6 +205,11 @@ class VideoReader(ABC):
         self._reopen()
         self._frames_iter, self._next = None, 0
 
+    def _rewind(self) -> None:
+        """Back to the first packet, reopening only when the cursor has moved (a fresh reader is there)."""
+        if self._next or self._frames_iter is not None:
+            self._restart()
+
     def _end_of_stream(self, count: int) -> None:
         if count <= 0:
             raise VideoDecodeError(self.path, "video has no decodable frames")
@@ -211,7 +217,7 @@ class VideoReader(ABC):
             log.debug("%s: %d decodable frames (%d assumed before decoding)", self.path, count, self._len)
         self._len = count
         _learn_frame_count(self.path, count)
-        self._restart()
+        self._frames_iter = None  # the stream is spent: the next request (any index < _next) reopens it
 
     @abstractmethod
     def _decode(self) -> Iterator:
@@ -250,7 +256,7 @@ class PyAVReader(VideoReader):
         self.fps = float(rate) if rate else 0.0
         self.header_frames = int(stream.frames or 0)
         known = known_frame_count(self.path)
-        self._len = known if known is not None else self._count_packets()
+        self._len = known if known is not None else self._packet_bound()
         if self._len <= 0:
             self.close()
             raise VideoDecodeError(self.path, "video has no frames")
@@ -268,6 +274,18 @@ class PyAVReader(VideoReader):
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = self._threads
+
+    def _packet_bound(self) -> int:
+        """:meth:`_count_packets`, demuxed once per file (identity) in this process: every training clip opens
+        its video again, and the demux pass would otherwise read the whole file each time."""
+        ident = file_identity(self.path)
+        with _KNOWN_LOCK:
+            bound = _PACKET_BOUNDS.get(ident)
+        if bound is None:
+            bound = self._count_packets()
+            with _KNOWN_LOCK:
+                _PACKET_BOUNDS[ident] = bound
+        return bound
 
     def _count_packets(self) -> int:
         """Upper bound on the decodable frames without decoding: min(header count, non-empty packets)."""
