@@ -123,6 +123,23 @@ def test_checkpoint_restores_both_parts(tmp_path):
     assert "substitute_checkpoint" not in kwargs and kwargs["substitute_kwargs"] == {"width": 4, "depth": 2}
 
 
+def test_random_substitute_note_only_when_no_weights_follow(tmp_path, caplog):
+    """Building without a substitute checkpoint says so; rebuilding a saved ABNN (its substitute's weights
+    are in the file) must not print that false note."""
+    note = "randomly initialised"
+    with caplog.at_level("INFO", logger="videoabnn.abnn.composite"):
+        model = create_model("abnn", num_classes=3, substitute="tiny_r3d", substitute_kwargs={"width": 4},
+                             target_kwargs={"width": 4})
+    assert note in caplog.text
+    path = save_model(model.eval(), tmp_path / "abnn.pt")
+    caplog.clear()
+    with caplog.at_level("INFO", logger="videoabnn.abnn.composite"):
+        loaded = load_model(path)
+    assert note not in caplog.text
+    x = torch.rand(1, 3, 4, 32, 32)
+    assert torch.equal(loaded(x), model(x))
+
+
 def test_substitute_from_third_party_weights(tmp_path):
     from torchvision.models.video import r3d_18
 

@@ -194,12 +194,14 @@ def _build_substitute(name: str, kwargs: dict, num_classes: int, checkpoint: str
     it normalizes its input as its weights were trained. Returns the model and its resolved spec."""
     from videoabnn.models import create_model
     from videoabnn.models.checkpoint import FORMAT
+    from videoabnn.models.registry import weights_follow_active
     from videoabnn.models.weights import read_checkpoint, resolve_weights
 
     spec = {"substitute": name, "substitute_kwargs": dict(kwargs), "substitute_num_classes": num_classes}
     if checkpoint is None:
-        log.info("ABNN substitute %s: no checkpoint, so it is randomly initialised (set abnn.substitute.checkpoint)",
-                 name)
+        if not weights_follow_active():
+            log.info("ABNN substitute %s: no checkpoint, so it is randomly initialised (set abnn.substitute.checkpoint)",
+                     name)
         return create_model(name, num_classes, **kwargs), spec
     path, _ = resolve_weights(name, checkpoint)
     obj = read_checkpoint(path)

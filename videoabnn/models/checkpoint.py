@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from videoabnn.models.registry import SPEC_ATTR, create_model
+from videoabnn.models.registry import SPEC_ATTR, create_model, weights_follow
 from videoabnn.models.weights import CheckpointError, read_checkpoint
 from videoabnn.utils import atomic_torch_save
 
@@ -72,7 +72,8 @@ def load_checkpoint(path: str | os.PathLike, trusted: bool = False) -> dict[str,
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", trusted: bool = False) -> nn.Module:
     """Rebuild a model saved by :func:`save_model` through the registry; returned in eval mode."""
     ckpt = load_checkpoint(path, trusted=trusted)
-    model = create_model(ckpt["arch"], num_classes=int(ckpt["num_classes"]), **dict(ckpt["kwargs"]))
+    with weights_follow():  # the state dict below holds every weight (an ABNN's substitute too)
+        model = create_model(ckpt["arch"], num_classes=int(ckpt["num_classes"]), **dict(ckpt["kwargs"]))
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as err:

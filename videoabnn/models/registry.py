@@ -7,8 +7,10 @@ records the arguments on the model so a checkpoint can rebuild it by name.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -58,6 +60,23 @@ class ModelEntry:
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
+_WEIGHTS_FOLLOW = contextvars.ContextVar("videoabnn_weights_follow", default=False)
+
+
+@contextlib.contextmanager
+def weights_follow() -> Iterator[None]:
+    """Builds inside this block get their weights next (from a checkpoint), so builders skip their
+    'randomly initialised' notes, which would be false."""
+    token = _WEIGHTS_FOLLOW.set(True)
+    try:
+        yield
+    finally:
+        _WEIGHTS_FOLLOW.reset(token)
+
+
+def weights_follow_active() -> bool:
+    """True inside :func:`weights_follow`."""
+    return _WEIGHTS_FOLLOW.get()
 _plugins_loaded = False
 
 
