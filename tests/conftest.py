@@ -9,10 +9,27 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 torch.set_num_threads(2)
 
 
+# Test folders of tiny models only: single-threaded torch runs them fastest (OpenMP threads only contend on a
+# busy 2-core machine); the other folders keep the suite-wide 2 threads.
+ONE_THREAD_FOLDERS = frozenset({"abnn", "defenses", "engine", "tools"})
+
+
 @pytest.fixture(autouse=True)
 def _seed_torch():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _threads_for_folder(request):
+    """One torch thread in :data:`ONE_THREAD_FOLDERS`, restored afterwards."""
+    if request.node.path.parent.name not in ONE_THREAD_FOLDERS:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -33,15 +33,6 @@ class ToyClips(Dataset):
         return {"clip": clip, "label": int(self.labels[i]), "video": i // self.clips_per_video}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest single-threaded (OpenMP threads only contend on a busy 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def toy_sets():
     return ToyClips(24, seed=1, train=True), ToyClips(12, seed=2, train=False, clips_per_video=2)

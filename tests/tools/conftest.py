@@ -1,10 +1,9 @@
-"""Helpers for the tool tests: load tools/*.py as modules, single-threaded torch for tiny models."""
+"""Helpers for the tool tests: load tools/*.py as modules (one torch thread: tests/conftest.py)."""
 
 import importlib.util
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,11 +18,3 @@ def load_tool(name: str):
 @pytest.fixture
 def tool():
     return load_tool
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
