@@ -72,9 +72,32 @@ def test_conditions_change_the_view_and_fresh_draws_differ_from_the_fit(tiny):
     x, y = moving_squares(2, 8)
     views = build_attack("roa", tiny, seed=0, size=5, position="random", pattern="shared", steps=1,
                          physical={"draws": 1}).physical_views(x, y)
-    assert set(views) == {"digital", "fresh", *CONDITIONS}
+    assert set(views) == {"digital", "fresh", "no_pattern", *CONDITIONS}
     assert all(v.shape == x.shape and 0 <= float(v.min()) and float(v.max()) <= 1 for v in views.values())
     assert all(not torch.equal(views["digital"], views[k]) for k in ("fresh", *CONDITIONS))
+
+
+# only the camera part (blur, noise), so pixels away from the pattern are the same in both views
+CAMERA_ONLY = {**NEUTRAL, "defocus": [0.0, 0.03], "noise": [0.0, 0.05], "draws": 1}
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: build_attack("roa", m, seed=3, size=5, position="random", pattern="shared", steps=1, physical=CAMERA_ONLY),
+    lambda m: UniversalPatch(m, size=5, seed=3, epochs=1, physical=CAMERA_ONLY)])
+def test_no_pattern_control_sees_the_same_camera_draws_as_the_fresh_view(tiny, make):
+    """The control row's clips: no pattern, the same per-clip blur and noise as the fresh view (so their
+    pixels agree away from the pattern), not the clean clips themselves."""
+    x, y = moving_squares(3, 5)
+    attack = make(tiny)
+    if hasattr(attack, "fit"):
+        attack.fit([(x, y)], show_progress=False)
+    views = attack.physical_views(x, y)
+    near = (views["digital"] != x).any(1, keepdim=True).float()  # the pattern's pixels, then 4 px around them
+    near = torch.nn.functional.max_pool3d(near, (1, 9, 9), stride=1, padding=(0, 4, 4)).bool().expand_as(x)
+    assert bool(near.any()) and not bool(near.all())
+    assert torch.allclose(views["no_pattern"][~near], views["fresh"][~near], atol=1e-6)
+    assert not torch.allclose(views["no_pattern"], x, atol=1e-3)  # the camera changed the clips
+    assert torch.equal(attack.physical_views(x, y, dist=NEUTRAL)["no_pattern"], x)
     assert float(views["dark"].mean()) < float(views["digital"].mean()) < float(views["bright"].mean())
 
 

@@ -36,6 +36,8 @@ def test_physical_rows_beside_the_digital_ones(trained, toy_sets, tmp_path):
             assert res["attacks"][f"{attack}@physical:{view}"]["threat"] == f"physical:{view}"
         worst = res["attacks"][f"{attack}@physical:worst"]["clip_acc"]
         assert worst <= min(res["attacks"][f"{attack}@physical:{v}"]["clip_acc"] for v in views[1:5])
+        control = res["attacks"][f"{attack}@physical:no_pattern"]  # the camera alone, on the clean clips
+        assert control["threat"] == "physical:no_pattern" and 0.0 <= control["clip_acc"] <= 1.0
     assert res["summary"]["worst_case"]["physical"] <= min(res["attacks"][f"{a}@physical"]["clip_acc"]
                                                            for a in ("roa_6", "patch"))
     assert res["summary"]["threat"] == "white"

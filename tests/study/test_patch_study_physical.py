@@ -32,6 +32,7 @@ def test_patch_study_physical_curves_and_condition_examples(tmp_path):
         assert res["attacks"][f"universal_patch_{size}@physical:worst"]["clip_acc"] <= min(
             res["attacks"][f"universal_patch_{size}@physical:{c}"]["clip_acc"]
             for c in ("dark", "bright", "blurred", "compressed"))
+        assert res["attacks"][f"universal_patch_{size}@physical:no_pattern"]["threat"] == "physical:no_pattern"
     assert {"white", "physical", "physical:worst"} <= set(res["summary"]["worst_case"])
     size = json.loads((work / "results" / "sweeps" / "size.json").read_text())
     assert [p["x"] for p in size["models"]["m (physical)"]] == [0.0, 0.5]

@@ -48,6 +48,7 @@ from videoabnn.attacks.pattern import (
 from videoabnn.attacks.physical_eot import (
     CONDITIONS,
     PhysicalDistribution,
+    capture_scene,
     parse_physical,
     render_pattern,
     stream_seed,
@@ -244,7 +245,8 @@ class StickerAttack(RegionAttack):
                        conditions: Mapping[str, PhysicalDistribution] | None = None) -> dict[str, Tensor]:
         """Fit on (x, y), then render: ``digital`` (ideal capture), ``fresh`` (one draw per clip of ``dist``,
         default this attack's own distribution or the ``default`` preset, from a seed stream independent
-        of the fit's) and one clip per fixed condition (default :data:`CONDITIONS`)."""
+        of the fit's), ``no_pattern`` (the clips through the camera of the same fresh draws, no pattern)
+        and one clip per fixed condition (default :data:`CONDITIONS`)."""
         x, y = self._check_inputs(x, y)
         seed = self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,)))
         dist = self.physical if dist is None else dist
@@ -255,6 +257,7 @@ class StickerAttack(RegionAttack):
         with torch.no_grad():
             views["digital"] = self.render(x, sticker, seed, "show", None)
             views["fresh"] = self.render(x, sticker, seed, "eval", dist)
+            views["no_pattern"] = capture_scene(x, dist, self.streams(x, seed, "eval")[1])
             for name, cond in (CONDITIONS if conditions is None else conditions).items():
                 views[name] = self.render(x, sticker, seed, f"eval-{name}", cond)
         return {k: v.clamp(0, 1).to(x.dtype) for k, v in views.items()}

@@ -274,6 +274,15 @@ def camera(frames: Tensor, draw: Mapping[str, Tensor], dist: PhysicalDistributio
     return out
 
 
+def capture_scene(x: Tensor, dist: PhysicalDistribution | None, gens: list[torch.Generator]) -> Tensor:
+    """The clips with no pattern, seen through the camera part of one draw of ``dist`` from ``gens``: the
+    same blur, noise and re-encoding that a patterned view of the same seed stream gets (the control that
+    separates what the pattern does from what the camera alone does to the classifier)."""
+    if dist is None or dist.is_neutral():
+        return x
+    return camera(x, dist.sample(gens, x.shape[2], x.shape[1]), dist, gens)
+
+
 def render_pattern(x: Tensor, texture: Tensor, mask: Tensor, forward: Tensor, centre: Tensor, half: Tensor,
                    dist: PhysicalDistribution | None = None, phys_gens: list | None = None,
                    jitter: Jitter | None = None, jit_gens: list | None = None) -> Tensor:

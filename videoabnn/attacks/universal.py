@@ -34,6 +34,7 @@ from videoabnn.attacks.physical import border_region
 from videoabnn.attacks.physical_eot import (
     CONDITIONS,
     PhysicalDistribution,
+    capture_scene,
     parse_physical,
     render_pattern,
     stream_seed,
@@ -188,12 +189,14 @@ class UniversalAttack(Attack):
                        conditions: Mapping[str, PhysicalDistribution] | None = None) -> dict[str, Tensor]:
         """The fitted pattern rendered ``digital`` (ideal capture), ``fresh`` (one draw per clip of ``dist``,
         default this attack's own distribution or the ``default`` preset, from a seed stream independent of
-        the fit's) and under each fixed condition (default :data:`CONDITIONS`); same placements in all."""
+        the fit's), ``no_pattern`` (the clips through the camera of the same fresh draws, no pattern) and
+        under each fixed condition (default :data:`CONDITIONS`); same placements in all."""
         x, _ = self._check_inputs(x, y)
         dist = self.physical if dist is None else dist
         dist = dist if isinstance(dist, PhysicalDistribution) else parse_physical(dist or "default")[0]
         seed = self.seed if self.seed is not None else 0
-        views = {"digital": self.apply(x, seed=seed), "fresh": self.apply(x, seed=seed, physical=dist, stream="eval")}
+        views = {"digital": self.apply(x, seed=seed), "fresh": self.apply(x, seed=seed, physical=dist, stream="eval"),
+                 "no_pattern": capture_scene(x, dist, clip_generators(x, stream_seed(seed, "eval")))}
         for name, cond in (CONDITIONS if conditions is None else conditions).items():
             views[name] = self.apply(x, seed=seed, physical=cond, stream=f"eval-{name}")
         return views

@@ -7,7 +7,9 @@ For each attack with a printable pattern (ROA, framing, universal patch and fram
 shared`` unless the spec says otherwise, through its own draws from another seed stream). Rows
 ``<id>@physical:<condition>`` score the same pattern under each fixed condition of
 :data:`videoabnn.attacks.physical_eot.CONDITIONS` and as captured ideally (``digital``);
-``<id>@physical:worst`` is the per-clip worst case over the fixed conditions.
+``<id>@physical:worst`` is the per-clip worst case over the fixed conditions; ``<id>@physical:no_pattern``
+is the control: the clean clips through the camera of the same fresh draws (blur, noise, re-encoding),
+so the drop from clean accuracy to it is the camera's, and from it to ``<id>@physical`` the pattern's.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from videoabnn.attacks.physical_eot import CONDITIONS
 from videoabnn.engine.attack_specs import attack_params
 
 PHYSICAL = "physical"
-VIEWS = ("digital", *CONDITIONS)  # the per-condition rows, in this order, then "worst"
+# the per-view rows, in this order, then "worst": the ideal capture, the fresh draws without the pattern (the
+# camera's own cost: the control of the fresh-draw row) and each fixed condition
+VIEWS = ("digital", "no_pattern", *CONDITIONS)
 
 
 def supports_physical(name: str) -> bool:

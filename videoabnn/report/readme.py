@@ -63,8 +63,9 @@ def readme_section(study_dir: Path, image_rel: str, meta: Mapping) -> str:
     physical = physical_table(results)
     if physical:
         lines += ["Physical attacks, digital protocol vs the physical threat model (one pattern per clip, fitted "
-                  "under real-world changes and scored under fresh draws of them; see the report for the "
-                  "conditions):", "", physical, ""]
+                  "under real-world changes and scored under fresh draws of them; 'no pattern, same draws' is the "
+                  "control: the clean clips through the same camera draws; see the report for the conditions):",
+                  "", physical, ""]
     lines += [f"![Accuracy vs eps (PGD-Linf, white-box)]({image_rel})", ""]
     return "\n".join(lines)
 

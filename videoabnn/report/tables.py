@@ -296,7 +296,8 @@ def extra_threat_table(results: Sequence[Mapping], threat: str) -> str | None:
                           ["l", "l", "r", "r", "l"])
 
 
-PHYSICAL_VIEWS = (("", "fresh draws"), (":worst", "worst fixed condition"), (":digital", "ideal capture"))
+PHYSICAL_VIEWS = (("", "fresh draws"), (":no_pattern", "no pattern, same draws"),
+                  (":worst", "worst fixed condition"), (":digital", "ideal capture"))
 
 
 def physical_attack_ids(results: Sequence[Mapping]) -> list[str]:
@@ -310,22 +311,23 @@ def physical_attack_ids(results: Sequence[Mapping]) -> list[str]:
 
 
 def physical_table(results: Sequence[Mapping]) -> str | None:
-    """Digital vs physical, attack by attack: the white-box row (the field's per-frame digital protocol) beside
-    one shared pattern fitted through the physical distribution, scored under fresh draws, under the worst fixed
-    condition, and as an ideal capture; mean ± std over seeds where the results aggregate several."""
+    """Digital vs physical, one row per model and attack: the white-box row (the field's per-frame digital
+    protocol) beside one shared pattern fitted through the physical distribution, scored under fresh draws,
+    the same draws without the pattern (what the camera alone costs), the worst fixed condition and an
+    ideal capture; mean ± std over seeds where the results aggregate several."""
     ids = physical_attack_ids(results)
     if not ids:
         return None
-    header = ["model"] + [f"{a} {label}" for a in ids for label in ("digital", *(v for _, v in PHYSICAL_VIEWS))]
+    header = ["model", "attack", "digital", *(label for _, label in PHYSICAL_VIEWS)]
     rows = []
     for res in results:
-        row = [model_name(res)]
         for a in ids:
+            row = [model_name(res), a]
             for key in (a, *(f"{a}@physical{suffix}" for suffix, _ in PHYSICAL_VIEWS)):
                 entry = res["attacks"].get(key)
                 row.append(acc_cell(res, f"attacks.{key}.clip_acc", entry["clip_acc"]) if entry else "–")
-        rows.append(row)
-    return markdown_table(header, rows, ["l"] + ["r"] * (len(header) - 1))
+            rows.append(row)
+    return markdown_table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2))
 
 
 def _white_counterpart(result: Mapping, attack_id: str, entry: Mapping) -> float | None:

@@ -187,14 +187,15 @@ def _physical_rows(model: nn.Module, fit_model: nn.Module, kind: str, param: str
                    fit: dict, physical: Any, seed: int, train_batches: list, test_batches: list,
                    clean: Tensor) -> dict:
     """The physical threat model at one size: fit a shared pattern through ``physical``, score it under
-    fresh draws (one per clip, an independent seed stream) and under each fixed condition."""
+    fresh draws (one per clip, an independent seed stream), the same draws without it (the control) and
+    under each fixed condition."""
     from videoabnn.attacks import build_attack
     from videoabnn.attacks.physical_eot import CONDITIONS
 
     start = time.perf_counter()
     attack = build_attack(kind, fit_model, seed=seed, epochs=epochs, physical=physical, **{param: size}, **fit)
     attack.fit(train_batches, show_progress=False)
-    correct = {view: [] for view in ("fresh", *CONDITIONS)}
+    correct = {view: [] for view in ("fresh", "no_pattern", *CONDITIONS)}
     for x, y in test_batches:
         views = attack.physical_views(x, y)
         with torch.no_grad():
@@ -207,7 +208,7 @@ def _physical_rows(model: nn.Module, fit_model: nn.Module, kind: str, param: str
     key = f"{kind}_{size}@physical"
     attacks = {key: {**_entry(kind, params, correct["fresh"], clean, seconds, "physical"), "_correct": correct["fresh"]},
                f"{key}:worst": {**_entry(kind, params, worst, clean, seconds, "physical:worst"), "_correct": worst}}
-    for view in CONDITIONS:
+    for view in ("no_pattern", *CONDITIONS):
         attacks[f"{key}:{view}"] = {**_entry(kind, params, correct[view], clean, seconds, f"physical:{view}"),
                                     "_correct": correct[view]}
     return {"attacks": attacks, "attack": attack}
