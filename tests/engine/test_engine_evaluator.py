@@ -175,3 +175,35 @@ def test_attack_after_must_name_an_earlier_attack(trained, toy_sets, tmp_path):
     with pytest.raises(EvaluationError, match=r"then: after: expected the id of an earlier attack \(fgsm\), got 'pgd'"):
         evaluate(cfg, ckpt, attacks=["fgsm", {"id": "then", "name": "pgd", "after": "pgd"}],
                  out_dir=tmp_path / "eval", test_set=toy_sets[1])
+
+
+def test_transfer_clips_crafted_once_per_process_give_the_same_rows(tiny_cfg, toy_sets, tmp_path, monkeypatch):
+    """Two targets against one surrogate: the second evaluation reuses the surrogate's adversarial clips from
+    the in-process cache, and its transfer rows equal those of an evaluation that crafts them itself."""
+    from videoabnn.engine.transfer_cache import TRANSFER_CLIPS
+
+    std = tiny_cfg("standard", work_dir=str(tmp_path / "surrogate"), **{"train.epochs": 1})
+    surrogate = train(std, train_set=toy_sets[0], val_set=toy_sets[1]) / "last.pt"
+    targets = []
+    for i, method in enumerate(("standard", "abnn")):
+        cfg = tiny_cfg(method, work_dir=str(tmp_path / f"t{i}"), **{"train.epochs": 1})
+        targets.append(train(cfg, train_set=toy_sets[0], val_set=toy_sets[1]) / "last.pt")
+    attacks = ["fgsm", {"id": "pgd", "name": "pgd", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2}]
+
+    def run(i, out):
+        cfg = tiny_cfg(("standard", "abnn")[i], **{"eval.transfer_from": str(surrogate)})
+        return evaluate(cfg, targets[i], attacks=attacks, threat_models=["transfer"], out_dir=out,
+                        test_set=toy_sets[1])
+
+    TRANSFER_CLIPS.clear()
+    run(0, tmp_path / "e0")
+    assert len(TRANSFER_CLIPS) > 0 and TRANSFER_CLIPS.hits == 0
+    cached = run(1, tmp_path / "e1")
+    assert TRANSFER_CLIPS.hits == len(TRANSFER_CLIPS)  # every batch of both attacks came from the cache
+    monkeypatch.setenv("VIDEOABNN_TRANSFER_CACHE_MB", "0")
+    TRANSFER_CLIPS.clear()
+    fresh = run(1, tmp_path / "e2")
+    assert len(TRANSFER_CLIPS) == 0
+    for key in ("fgsm@transfer", "pgd@transfer"):
+        for field in ("clip_acc", "mean_linf", "mean_l2"):
+            assert cached["attacks"][key][field] == fresh["attacks"][key][field]

@@ -170,6 +170,8 @@ class _Evaluation:
         key = {**self.base_key(), "threat": threat, "attack": dict(spec), "seed": seed}
         if threat == "transfer":
             key["surrogate"] = self.surrogate_digest
+        if threat == PHYSICAL:  # the record holds one logits tensor per view: another set of views is another record
+            key["views"] = list(VIEWS)
         if earlier is not None:
             key["after"] = dict(earlier)
         return key
@@ -502,8 +504,8 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
         if threat == PHYSICAL:
             parts.append((b, *_physical_batch(attack, model, x, y, spec)))
             continue
-        x_adv = attack(x, y)
-        for stage, acc in (getattr(attack, "last_report", None) or {}).items():  # an ensemble's parts
+        x_adv, report = _crafted(ev, attack, spec, threat, seed, b, x, y, reusable=artifact is None)
+        for stage, acc in report.items():  # an ensemble's parts
             stages[stage] = stages.get(stage, 0.0) + acc * len(y)
         with torch.no_grad():
             logits = model(x_adv).float().cpu()
@@ -526,6 +528,27 @@ def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: n
     if views:  # the physical threat model's fixed conditions (and the ideal capture), then their worst case
         record["conditions"] = dict(zip((*VIEWS, "worst"), views))
     return record
+
+
+def _crafted(ev: _Evaluation, attack: Any, spec: Mapping, threat: str, seed: int, batch_id: int, x: Tensor, y: Tensor,
+             reusable: bool) -> tuple[Tensor, dict]:
+    """The adversarial batch and the attack's per-part report; transfer clips (crafted on the surrogate only)
+    come from the in-process cache when an earlier evaluation of this process crafted them."""
+    from videoabnn.engine.transfer_cache import TRANSFER_CLIPS, crafting_key
+
+    key = None
+    if threat == "transfer" and reusable and ev.surrogate_digest is not None:
+        key = crafting_key(surrogate=ev.surrogate_digest, attack=dict(spec), seed=seed, batch=batch_id,
+                           clips=ev.clip_digest, data=ev.data_key(), batch_size=_test_batch_size(ev.cfg),
+                           device=str(ev.device), versions=code_versions())
+        found = TRANSFER_CLIPS.get(key)
+        if found is not None:
+            return found[0].to(device=x.device, dtype=x.dtype), found[1]
+    x_adv = attack(x, y)
+    report = dict(getattr(attack, "last_report", None) or {})
+    if key is not None:
+        TRANSFER_CLIPS.put(key, x_adv, report)
+    return x_adv, report
 
 
 def _physical_batch(attack: Any, model: nn.Module, x: Tensor, y: Tensor, spec: Mapping) -> tuple[Tensor, ...]:
