@@ -21,7 +21,7 @@ from videoabnn.utils.provenance import code_versions, digest_of, file_digest
 
 # Bump when run_evaluation writes new fields, so a rerun refreshes every results file (attacks and audits
 # come back from their caches; only the summary is recomputed).
-RESULTS_LAYOUT = 2
+RESULTS_LAYOUT = 3  # 3: the physical no-pattern control row
 
 CHECKPOINT_NAMES = {"last": "last.pt", "best": "best.pt"}
 
