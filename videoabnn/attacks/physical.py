@@ -257,7 +257,7 @@ class StickerAttack(RegionAttack):
         with torch.no_grad():
             views["digital"] = self.render(x, sticker, seed, "show", None)
             views["fresh"] = self.render(x, sticker, seed, "eval", dist)
-            views["no_pattern"] = capture_scene(x, dist, self.streams(x, seed, "eval")[1])
+            views["no_pattern"] = capture_scene(x, dist, clip_generators(x, stream_seed(seed, "eval")))
             for name, cond in (CONDITIONS if conditions is None else conditions).items():
                 views[name] = self.render(x, sticker, seed, f"eval-{name}", cond)
         return {k: v.clamp(0, 1).to(x.dtype) for k, v in views.items()}

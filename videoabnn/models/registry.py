@@ -77,6 +77,8 @@ def weights_follow() -> Iterator[None]:
 def weights_follow_active() -> bool:
     """True inside :func:`weights_follow`."""
     return _WEIGHTS_FOLLOW.get()
+
+
 _plugins_loaded = False
 
 
