@@ -5,4 +5,4 @@ stages -> head; ABNN composes a frozen substitute with a target) -> attacks (pix
 engine (train / evaluate) -> report.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
