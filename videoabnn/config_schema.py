@@ -216,8 +216,9 @@ class Examples(Section):
 
 
 class Readme(Section):
-    path: str
-    images: str
+    path: str                   # the README: its STUDY-HEADLINE block (with `results`), else its STUDY-RESULTS block
+    images: str                 # where the plot shown on the results page is copied
+    results: str | None = None  # the results page (docs/results.md): its STUDY-RESULTS block gets the full section
 
 
 class ReportSettings(Section):

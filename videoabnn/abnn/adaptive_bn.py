@@ -52,14 +52,62 @@ def _channel_assignment(out_ch: int, in_ch: int) -> torch.Tensor:
 
 
 class AdaptiveBatchNorm3d(nn.Module):
-    """Normalize target features ``z`` (B, C_t, T, H, W) using substitute statistics (B, C_s)."""
+    """Normalize target features ``z`` (B, C_t, T, H, W) using substitute statistics (B, C_s).
+
+    The adaptive layer of `ABNN`, one after each target stage. Modes (see also the module docstring):
+
+    - ``modulate`` (default): ``gamma * BN(z) + beta`` (BatchNorm3d without affine) with
+      ``[gamma, beta] = W [mu; log sigma] + b`` on the standardized statistics (a non-affine BatchNorm1d);
+      ``W = 0, b = (1, 0)`` at init, so the layer starts as exactly ``BatchNorm3d(affine=False)``.
+    - ``replace``: ``g * (z - mu_hat) / sigma_hat + h``, ``mu_hat`` and ``log sigma_hat`` linear maps of the
+      substitute's ``mu`` and ``log sigma`` (channel-assignment init), ``sigma_hat`` floored smoothly at
+      ``min_sigma``; no BatchNorm (``eps``/``momentum`` unused).
+    - ``prototype``: the authors' prototype made size-independent: the substitute features pooled to ``grid``
+      -> linear -> ``[gamma, beta]``; ``out = gamma * (std(P) * BN(z) + mean(P)) + beta`` with per-clip
+      scalar ``mean(P)``, ``std(P)``.
+    - ``prototype_exact``: the authors' prototype as built: the flattened feature map of each clip ->
+      `EqualLinear` -> ``[gamma, beta]`` (bias init 1, 0), BatchNorm3d with affine; tied to ``feature_shape``.
+
+    ``stats_dropout``, ``modulation`` (``gamma``: beta does not read the statistics) and ``use_stats``
+    (False: a statistics-free BatchNorm with affine) are ``modulate`` options for the clean-accuracy study.
+
+    Paper: Lo & Patel, "Adaptive Batch Normalization Networks for Adversarial Robustness", AVSS 2024.
+
+    Args:
+        num_features: channels of the target features, C_t.
+        stats_channels: channels of the substitute stage, C_s.
+        mode: ``"modulate"``, ``"replace"``, ``"prototype"`` or ``"prototype_exact"``. Default: "modulate".
+        eps: epsilon of the layer's BatchNorms. Default: 1e-5.
+        momentum: running-statistics momentum of the layer's BatchNorms. Default: 0.1.
+        grid: ``prototype``: (T, H, W) grid the substitute features are average-pooled to. Default: (1, 2, 2).
+        min_sigma: ``replace``: smooth floor of ``sigma_hat`` (``sqrt(sigma^2 + min_sigma^2)``). Default: 0.1.
+        feature_shape: ``prototype_exact``: (C_s, T, H, W) of the substitute stage output (required there).
+            Default: None.
+        scalar_stats: ``prototype_exact``: ``mean(P)``/``std(P)`` per ``"clip"`` or over the whole ``"batch"``
+            (the authors'; couples a batch's clips, `batch_coupled`). Default: "clip".
+        stats_dropout: ``modulate``: dropout probability on the standardized statistics while training,
+            in [0, 1). Default: 0.0.
+        modulation: ``modulate``: ``"gamma_beta"``, or ``"gamma"`` (beta is a plain bias). Default: "gamma_beta".
+        use_stats: ``modulate``: read the statistics at all (False: BatchNorm with a learned affine).
+            Default: True.
+
+    Shape:
+        - z: (B, C_t, T, H, W) target stage output.
+        - mu, sigma: (B, C_s) clip statistics of the substitute stage (`clip_statistics`).
+        - features: (B, C_s, T', H', W') raw substitute stage output (``prototype`` modes only; else None);
+          ``prototype_exact``: (C_s, T', H', W') must equal ``feature_shape`` (else `ClipSizeError`).
+        - output: (B, C_t, T, H, W).
+
+    Examples:
+        >>> layer = AdaptiveBatchNorm3d(64, 32, mode="modulate")
+        >>> mu, sigma = clip_statistics(torch.randn(2, 32, 4, 7, 7))
+        >>> out = layer(torch.randn(2, 64, 4, 7, 7), mu, sigma)
+    """
 
     def __init__(self, num_features: int, stats_channels: int, mode: str = "modulate", eps: float = 1e-5,
                  momentum: float = 0.1, grid: tuple[int, int, int] = (1, 2, 2), min_sigma: float = 0.1,
                  feature_shape: Sequence[int] | None = None, scalar_stats: str = "clip", stats_dropout: float = 0.0,
                  modulation: str = "gamma_beta", use_stats: bool = True) -> None:
-        """``stats_dropout``, ``modulation`` (``gamma``: beta does not read the statistics) and ``use_stats``
-        (False: a statistics-free BatchNorm with affine) are ``modulate`` options for the clean-accuracy study."""
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"AdaptiveBatchNorm3d: mode must be one of {MODES}, got {mode!r}")

@@ -34,18 +34,60 @@ def _check_staged(model: nn.Module, role: str) -> None:
 
 
 class ABNN(nn.Module):
-    """Defended model ``x -> substitute stage stats -> target stages + AdaptiveBatchNorm3d -> logits``."""
+    """Defended model ``x -> substitute stage stats -> target stages + AdaptiveBatchNorm3d -> logits``.
+
+    The substitute is frozen (weights without gradient, always in eval mode, BN buffers never updated) but
+    differentiable w.r.t. its input. For each of the 5 stage outputs (stem + 4 stages) its clip-level
+    statistics (`clip_statistics`) feed one `AdaptiveBatchNorm3d` placed after the same target stage; only the
+    target produces logits. Registered as model ``abnn`` (`build_abnn` builds both networks by name).
+    ``input_size`` (T, H, W): the clip size ``prototype_exact`` is built for; ``prototype_statistics``:
+    its scalar mean/std per ``clip`` or over the ``batch`` (the authors'); ``shortcut_gradient: cut``
+    detaches the substitute's downsampling shortcuts as the authors' substitute does.
+    ``modulate`` options (clean-accuracy study): ``stats_dropout`` on the statistics, ``modulation:
+    gamma`` (beta reads no statistics), ``stats_stages`` (the stages whose layer reads the substitute;
+    the others are a statistics-free BatchNorm with affine; None: all).
+
+    Paper: Lo & Patel, "Adaptive Batch Normalization Networks for Adversarial Robustness", AVSS 2024.
+
+    Threat model: ``forward`` is the white-box view (gradients flow through substitute and target);
+    `gray_box` gives the view where the substitute statistics are constants (the attacker knows the target
+    only). In every mode but ``prototype_exact`` with ``prototype_statistics="batch"`` a clip's output depends
+    on that clip alone (`batch_coupled` is False).
+
+    Args:
+        substitute: the frozen substitute, a registry `VideoClassifier` (5 stage outputs); frozen in place.
+        target: the target, a registry `VideoClassifier` with as many stage outputs as the substitute.
+        mode: ``"modulate"``, ``"replace"``, ``"prototype"`` or ``"prototype_exact"`` (see
+            `AdaptiveBatchNorm3d`). Default: "modulate".
+        stats_eps: added to the variance before the square root of the clip statistics. Default: 1e-5.
+        grid: (T, H, W) grid ``prototype`` pools the substitute features to. Default: (1, 2, 2).
+        min_sigma: ``replace``: the smooth floor of the predicted standard deviation. Default: 0.1.
+        input_size: ``prototype_exact``: the (T, H, W) clip size its layers are built for (required there; a
+            dry forward of the substitute gives the feature shapes). Default: None.
+        prototype_statistics: ``prototype_exact``: ``"clip"`` or ``"batch"`` (see above). Default: "clip".
+        shortcut_gradient: ``"full"`` or ``"cut"`` (see above; an evaluation artefact, not a defense).
+            Default: "full".
+        stats_dropout: ``modulate``: dropout probability on the standardized statistics while training,
+            in [0, 1). Default: 0.0.
+        modulation: ``modulate``: ``"gamma_beta"`` or ``"gamma"``. Default: "gamma_beta".
+        stats_stages: ``modulate``: stage indices 0..4 (0 = stem) whose layer reads the substitute.
+            Default: None (all).
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1] (each network normalizes it with its own mean/std);
+          ``prototype_exact``: (T, H, W) must equal ``input_size`` (else `ClipSizeError`).
+        - output: (N, num_classes) logits of the target; ``forward_stages`` gives the adapted stage outputs.
+
+    Examples:
+        >>> sub = create_model("tiny_r3d", 10)
+        >>> model = ABNN(sub, create_model("tiny_r3d", 10), mode="modulate")
+        >>> logits = model(torch.rand(2, 3, 8, 32, 32))
+    """
 
     def __init__(self, substitute: nn.Module, target: nn.Module, mode: str = "modulate", stats_eps: float = 1e-5,
                  grid: Sequence[int] = (1, 2, 2), min_sigma: float = 0.1, input_size: Sequence[int] | None = None,
                  prototype_statistics: str = "clip", shortcut_gradient: str = "full", stats_dropout: float = 0.0,
                  modulation: str = "gamma_beta", stats_stages: Sequence[int] | None = None) -> None:
-        """``input_size`` (T, H, W): the clip size ``prototype_exact`` is built for; ``prototype_statistics``:
-        its scalar mean/std per ``clip`` or over the ``batch`` (the authors'); ``shortcut_gradient: cut``
-        detaches the substitute's downsampling shortcuts as the authors' substitute does.
-        ``modulate`` options (clean-accuracy study): ``stats_dropout`` on the statistics, ``modulation:
-        gamma`` (beta reads no statistics), ``stats_stages`` (the stages whose layer reads the substitute;
-        the others are a statistics-free BatchNorm with affine; None: all)."""
         super().__init__()
         _check_staged(substitute, "substitute")
         _check_staged(target, "target")
@@ -177,7 +219,18 @@ def _stats_stages(stages: Sequence[int] | None, count: int) -> set[int]:
 
 
 class GrayBoxABNN(nn.Module):
-    """ABNN seen by a gray-box attacker: statistics are computed without gradient (constants)."""
+    """ABNN seen by a gray-box attacker: statistics are computed without gradient (constants).
+
+    Threat model: the attacker knows and differentiates through the target and its adaptive layers but not
+    the substitute: the substitute statistics of the (perturbed) clip are used, as constants.
+
+    Args:
+        abnn: the composite whose weights this view shares (built by `ABNN.gray_box`).
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1], as the composite's.
+        - output: (N, num_classes) logits, equal to the composite's.
+    """
 
     def __init__(self, abnn: ABNN) -> None:
         super().__init__()

@@ -6,7 +6,30 @@ import torch
 
 
 def clip_statistics(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and ``sqrt(var + eps)`` of ``features`` (B, C, T, H, W) over (T, H, W); each (B, C)."""
+    """Mean and ``sqrt(var + eps)`` of ``features`` (B, C, T, H, W) over (T, H, W); each (B, C).
+
+    Per clip and channel, so a clip's statistics never depend on the other clips of its batch (unlike
+    test-time BatchNorm); the variance is the biased (population) one. What ABNN's substitute stages feed the
+    adaptive layers.
+
+    Paper: Lo & Patel, "Adaptive Batch Normalization Networks for Adversarial Robustness", AVSS 2024.
+
+    Args:
+        features: a stage output, (B, C, T, H, W).
+        eps: added to the variance before the square root; > 0. Default: 1e-5.
+
+    Returns:
+        ``(mu, sigma)``, each (B, C).
+
+    Shape:
+        - input: (B, C, T, H, W), any float dtype.
+        - output: two (B, C) tensors.
+
+    Examples:
+        >>> mu, sigma = clip_statistics(torch.randn(2, 64, 8, 16, 16))
+        >>> mu.shape
+        torch.Size([2, 64])
+    """
     if features.ndim != 5:
         raise ValueError(f"clip_statistics expects (B, C, T, H, W) features, got shape {tuple(features.shape)}")
     if eps <= 0:

@@ -29,7 +29,30 @@ def _batch_statistics(bns: list[nn.modules.batchnorm._BatchNorm]):
 
 
 class TestTimeBN(nn.Module):
-    """Wrap any model so that in eval mode every BatchNorm uses the batch statistics of its input."""
+    """Wrap any model so that in eval mode every BatchNorm uses the batch statistics of its input.
+
+    The test-time adaptation baseline ABNN was inspired by: each BatchNorm normalizes with the statistics of
+    the current test batch; the running statistics (and ``num_batches_tracked``) are left untouched. In train
+    mode the model runs unchanged.
+
+    Paper: Schneider et al., "Improving robustness against common corruptions by covariate shift adaptation",
+    NeurIPS 2020.
+
+    Threat model: a clip's prediction depends on the other clips of its batch (batch size 1 gives degenerate
+    statistics), so results hold for one evaluation batch size and order only; white-box attacks differentiate
+    through the batch statistics of the batch they perturb.
+
+    Args:
+        model: any module with at least one BatchNorm layer (else ValueError); wrapped, not copied.
+
+    Shape:
+        - input: what ``model`` takes, e.g. (N, 3, T, H, W) float in [0, 1] for a registry model.
+        - output: what ``model`` returns, e.g. (N, num_classes) logits.
+
+    Examples:
+        >>> tbn = TestTimeBN(create_model("tiny_r3d", 10)).eval()
+        >>> logits = tbn(torch.rand(8, 3, 8, 32, 32))
+    """
 
     __test__ = False  # not a pytest test class
 

@@ -1,18 +1,5 @@
-"""An adaptive attack aimed at ABNN's design: move the substitute's clip statistics as well as the logits.
-
-ABNN's adaptive layers read per-clip mean and std of the frozen substitute's stage features. The
-objective maximised here is, per clip,
-
-    margin(white-box logits) + margin(gray-box logits) + w * sum_k mean_c ((mu_k - mu_k0) / s_k0)^2
-                                                               + (log sigma_k - log sigma_k0)^2
-
-where the white-box logits differentiate through substitute and target, the gray-box ones treat
-the statistics as constants (both paths of one forward), and the last term pushes every stage's
-statistics away from their clean values (``mu_k0``, ``sigma_k0``; ``s_k0`` the clean std over
-channels, for scale). Sign-gradient steps in the Linf ball with restarts; the first clip the real
-(white-box) model misclassifies is kept. On a model without ``substitute_statistics`` it is a
-margin-loss PGD with the same budget. The model is used only through duck typing.
-"""
+"""An adaptive attack aimed at ABNN's design: move the substitute's clip statistics as well as the logits
+(see :class:`ABNNAdaptive`). The model is used only through duck typing."""
 
 from __future__ import annotations
 
@@ -40,7 +27,56 @@ def statistics_shift(stats: list, clean: list) -> Tensor:
 
 @register_attack("abnn_adaptive")
 class ABNNAdaptive(NormBallAttack):
-    """PGD-Linf on white-box + gray-box margins plus a statistics-shift term (ABNN); margin PGD otherwise."""
+    """PGD-Linf on white-box + gray-box margins plus a statistics-shift term (ABNN); margin PGD otherwise.
+
+    Paper: none: this package's own adaptive attack, designed against ABNN (Lo & Patel, AVSS 2024).
+    Distance: Linf (``norm`` is fixed).
+    Threat model: white-box, adaptive: uses ABNN's ``substitute_statistics`` and ``forward_with_statistics``
+    when the model has them; any other model gets a PGD with the same budget and loss.
+
+    ABNN's adaptive layers read per-clip mean and std of the frozen substitute's stage features. The
+    objective, maximised per clip, is
+
+    ```text
+    loss(white-box logits) + loss(gray-box logits)
+        + stats_weight * sum_k mean_c [((mu_k - mu_k0) / s_k0)^2 + (log sigma_k - log sigma_k0)^2]
+    ```
+
+    where the white-box logits differentiate through substitute and target, the gray-box ones treat the
+    statistics as constants (both from one forward), and the last term pushes every stage's statistics
+    away from their clean values (``s_k0``: the clean std of ``mu_k0`` over channels, for scale). Random
+    start and sign-gradient steps; over restarts, a clip keeps its first run the real (white-box) model
+    misclassifies.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        eps: radius of the Linf ball, in [0, 1] pixel units (4/255 = 4 grey levels); 0 returns x.
+            Default: 4/255.
+        alpha: step size, same units as eps; None: 2.5 * eps / steps. Default: None.
+        steps: gradient steps, >= 1. Default: 20.
+        restarts: runs per clip, >= 1; later runs only revisit clips not yet fooled. Default: 2.
+        stats_weight: weight of the statistics-shift term (0: the two logit terms only). Default: 1.0.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``;
+            used for both logit terms. Default: ``"margin"`` (set by ABNNAdaptive).
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1].
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1], within eps of x (Linf).
+
+    Examples:
+        >>> attack = ABNNAdaptive(abnn_model, eps=4 / 255, steps=20, restarts=2)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "abnn_adaptive"
     fixed_params = ("norm",)
@@ -52,7 +88,7 @@ class ABNNAdaptive(NormBallAttack):
         self.stats_weight = float(stats_weight)
 
     def objective(self, x_adv: Tensor, y: Tensor, clean: list | None) -> Tensor:
-        """Per-clip objective to maximise (see the module docstring)."""
+        """Per-clip objective to maximise (see the class docstring)."""
         if clean is None:
             return self.loss_fn(self.model(x_adv), y)
         stats = self.model.substitute_statistics(x_adv)

@@ -21,7 +21,50 @@ def checkpoints(steps: int) -> list[int]:
 
 @register_attack("apgd", "apgd_ce", "apgd_dlr", defaults={"apgd_ce": {"loss": "ce"}, "apgd_dlr": {"loss": "dlr"}})
 class APGD(NormBallAttack):
-    """Auto-PGD with per-clip step sizes; returns the first adversarial point found, else the best-loss point."""
+    """Auto-PGD: step-size-free PGD with momentum and checkpoint-based step halving, per clip.
+
+    Paper: Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
+    parameter-free attacks", ICML 2020.
+    Distance: Linf (``norm="linf"``) or L2 over the whole clip (``norm="l2"``).
+    Threat model: white-box (differentiates through everything the model computes).
+
+    Registered as ``apgd``, ``apgd_ce`` (``loss="ce"``) and ``apgd_dlr`` (``loss="dlr"``). The step starts at
+    2 * eps and is halved at the paper's checkpoints; the start is uniform in the Linf ball or on the L2
+    sphere. Returns the first adversarial point found, else the highest-loss point.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        eps: radius of the ball, in [0, 1] pixel units (8/255 = 8 grey levels; for L2 the norm of the whole
+            clip's perturbation); 0 returns x. Default: 8/255.
+        steps: iterations (gradient evaluations after the start), >= 1. Default: 100.
+        norm: ``"linf"`` or ``"l2"``. Default: ``"linf"``.
+        restarts: runs per clip, >= 1; later runs only revisit clips not yet fooled. Default: 1.
+        rho: at a checkpoint the step is halved when fewer than ``rho`` of the iterations since the last
+            checkpoint raised the best loss (or the best loss did not move and the step was not just halved).
+            Default: 0.75.
+        momentum: the paper's alpha: weight of the new step, ``1 - momentum`` goes to the previous one
+            (1: no momentum). Default: 0.75.
+        loss: objective to maximise: ``"ce"`` (APGD-CE), ``"margin"`` (alias ``"cw"``) or ``"dlr"`` (APGD-DLR;
+            needs >= 3 classes, >= 4 when targeted). Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; any rank >= 4 (NCHW images count as one frame).
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1], within eps of x (Linf per pixel, L2 per clip).
+
+    Examples:
+        >>> attack = APGD(model, eps=8 / 255, steps=50, loss="dlr")
+        >>> x_adv = attack(x, y)
+    """
 
     name = "apgd"
 

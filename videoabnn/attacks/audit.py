@@ -52,12 +52,15 @@ class AuditReport:
 
     @property
     def passed(self) -> bool:
+        """No check failed (checks that could not run, ``passed is None``, do not count)."""
         return all(c.passed is not False for c in self.checks)
 
     def failed(self) -> list[AuditCheck]:
+        """The checks that failed."""
         return [c for c in self.checks if c.passed is False]
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the whole report."""
         return {
             "passed": self.passed,
             "robust_accuracy": self.robust_accuracy,
@@ -113,12 +116,47 @@ def audit_gradient_masking(
     gradcheck_steps: tuple[float, ...] = STEPS,
     gradcheck_tol: float = TOLERANCE,
 ) -> AuditReport:
-    """Run the checklist on ``batches`` ((x, y) pairs or {"clip", "label"} dicts) and report numbers.
+    """Run the gradient-masking checklist on ``batches`` and report the numbers behind each check.
 
-    ``tol`` (default: max(0.02, one clip)) is the accuracy slack allowed where a check expects
-    "no higher". ``surrogate`` enables the white-box vs transfer check. ``gradcheck_*``: the
-    finite-difference check of the input gradient on the first batch's first clips
-    (:mod:`videoabnn.attacks.gradcheck`).
+    PGD (CE and margin loss) at every radius, more steps and restarts, Square and (with ``surrogate``)
+    transfer at ``eps``; zero, non-finite and non-deterministic outputs; a finite-difference check of the
+    input gradient. All radii are Linf, in [0, 1] pixel units; accuracies are fractions of the clips.
+
+    Args:
+        model: the classifier under audit, on (N, C, T, H, W) clips in [0, 1] returning logits.
+        batches: (x, y) pairs or ``{"clip", "label"}`` dicts (read once, into a list).
+        surrogate: a second classifier for the white-box-beats-transfer check; None skips it. Default: None.
+        eps: the audit budget: robust accuracy, more steps, Square and transfer are measured there.
+            Default: 8/255.
+        eps_list: radii of the accuracy-falls-with-eps check (``eps`` and ``large_eps`` are added).
+            Default: (2/255, 4/255, 8/255, 16/255, 64/255).
+        large_eps: a radius that should break any model. Default: 64/255.
+        steps: PGD steps (step size 2.5 * eps / steps). Default: 10.
+        more_steps: steps of the stronger PGD of the more-iterations check. Default: 40.
+        restarts: restarts of that stronger PGD. Default: 2.
+        square_queries: queries of the Square attack per clip. Default: 300.
+        square_p_init: initial square fraction of the Square attack. Default: 0.8.
+        tol: accuracy slack where a check expects "no higher"; None: max(0.02, 1 / clips). Default: None.
+        margin_gap: largest allowed CE-minus-margin PGD accuracy gap (saturated cross-entropy).
+            Default: 0.10.
+        large_eps_max_acc: largest allowed accuracy at ``large_eps``. Default: 0.05.
+        zero_grad_tol: largest allowed share of clips whose CE input gradient is exactly zero. Default: 0.0.
+        frames: frames the attacks may change (``"all"``, ``"first:k"``, ...). Default: ``"all"``.
+        seed: seed of every attack. Default: 0.
+        max_batches: audit only the first batches; None: all. Default: None.
+        show_progress: show a progress bar. Default: True.
+        gradcheck_clips: clips of the first batch the finite-difference check uses. Default: 2.
+        gradcheck_directions: random unit directions it tries. Default: 3.
+        gradcheck_steps: its finite-difference step sizes, in pixel units. Default: (1e-5, 1e-6).
+        gradcheck_tol: its largest allowed relative error. Default: 1e-3.
+
+    Returns:
+        The report: ``checks``, ``metrics``, ``settings`` and ``robust_accuracy`` (the per-clip worst case
+        over every attack run at ``eps``).
+
+    Examples:
+        >>> report = audit_gradient_masking(model, [(x, y)], eps=8 / 255, max_batches=1)
+        >>> report.passed, [c.name for c in report.failed()]
     """
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     eps_all = sorted(set(eps_list) | {eps, large_eps})

@@ -87,7 +87,36 @@ def resolve_length(value: int | float, full: int, what: str) -> int:
 
 
 class Attack(ABC):
-    """Base class: validation, model guard, per-clip generators, frame masks and losses."""
+    """Base class of every attack: ``attack(x, y) -> x_adv``, with the arguments all attacks share.
+
+    It validates the inputs, guards the model (eval mode, frozen parameters, both restored afterwards),
+    draws per-clip randomness from ``(seed, fingerprint of the clip)`` (a clip's result does not depend on
+    its batch), builds the attacked-frame mask and the loss. Subclasses implement :meth:`perturb`.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning (N, classes) logits; run in eval mode,
+            never modified.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (CW; alias ``"cw"``) or ``"dlr"`` (needs >= 3
+            classes, >= 4 when targeted). Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes the prediction towards them. Default: False.
+        frames: frames the attack may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"``,
+            ``"salient:k"`` (the k frames of largest input gradient) or a :class:`FrameSpec`. Default: ``"all"``.
+        seed: seed of the per-clip random draws (combined with each clip's pixels); None draws a fresh seed on
+            every call. Default: None.
+        bpda: (``build_attack`` only, for a model behind an input transform) its backward: ``"auto"``,
+            ``"none"``, ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; any rank >= 4 (an NCHW image counts as one frame).
+        - y: (N,) integer labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1]; ``x`` and ``y`` are not modified.
+
+    Examples:
+        >>> attack = build_attack("pgd", model, eps=4 / 255, steps=5, seed=0)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "attack"
     threat = "none"

@@ -22,8 +22,44 @@ def square_fraction(p_init: float, it: int, queries: int) -> float:
 
 @register_attack("square")
 class Square(Attack):
-    """Square attack (Linf) for clips: random squares at one spatial place across the attacked frames,
-    values +-eps per channel and frame, accepted when the margin drops. Stops per clip once fooled."""
+    """Square attack for clips: random search over squares of +-eps, accepted when the margin drops.
+
+    Paper: Andriushchenko, Croce, Flammarion & Hein, "Square Attack: a query-efficient black-box adversarial
+    attack via random search", ECCV 2020.
+    Distance: Linf.
+    Threat model: black-box (score-based): only the logits are used (except by ``frames="salient:k"``, which
+    ranks frames by the input gradient).
+
+    Starts from vertical stripes of +-eps (one sign per channel and column); each query draws one square
+    at one spatial place across the attacked frames, with values +-eps per channel and frame, and keeps it
+    when the margin drops. Stops per clip once fooled.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        eps: radius of the Linf ball, in [0, 1] pixel units (4/255 = 4 grey levels), >= 0; 0 returns x.
+            Default: 4/255.
+        queries: model queries per clip including the start, >= 1. Default: 1000.
+        p_init: initial fraction of the frame area a square covers; shrinks on the paper's schedule, rescaled
+            to ``queries``. Default: 0.8.
+        loss: the acceptance score is always the margin; ``loss`` is only used by ``frames="salient:k"``.
+            Default: ``"margin"`` (set by Square).
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; any rank >= 4 (NCHW images count as one frame).
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1], within eps of x (Linf).
+
+    Examples:
+        >>> attack = Square(model, eps=4 / 255, queries=500, seed=0)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "square"
     threat = "linf"
@@ -87,7 +123,37 @@ class Square(Attack):
 
 @register_attack("transfer")
 class Transfer(Attack):
-    """Transfer attack: craft on ``surrogate`` with any registered attack, then hand to the target."""
+    """Transfer attack: craft with any registered attack on ``surrogate``, then hand the clips to the target.
+
+    Paper: Papernot, McDaniel & Goodfellow, "Transferability in Machine Learning: from Phenomena to Black-Box
+    Attacks using Adversarial Samples", arXiv 2016; Liu, Chen, Liu & Song, "Delving into Transferable
+    Adversarial Examples and Black-box Attacks", ICLR 2017.
+    Distance: that of the inner attack (e.g. Linf for ``pgd``).
+    Threat model: transfer (the target is neither differentiated nor queried while crafting).
+
+    ``bpda``/``eot`` given to ``build_attack`` wrap the target, which this attack never uses: they have no
+    effect here.
+
+    Args:
+        model: target classifier on (N, C, T, H, W) clips in [0, 1]; not used to craft the clips.
+        surrogate: the classifier (an ``nn.Module``) the inner attack differentiates through; required.
+        attack: registered name of the inner attack (see ``list_attacks()``). Default: ``"pgd"``.
+        loss: objective of the inner attack, as for it. Default: the inner attack's (``"ce"`` for ``pgd``).
+        targeted: ``y`` holds target labels (passed to the inner attack). Default: False.
+        frames: frames that may change (passed to the inner attack): ``"all"``, ``"first:k"``, ``"random:k"``,
+            ``"every:n"`` or ``"salient:k"``. Default: ``"all"``.
+        seed: seed of the inner attack's draws; None: a fresh seed per call. Default: None.
+        **params: every other keyword goes to the inner attack, which checks it (e.g. ``eps``, ``steps``).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1], as the inner attack accepts.
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: the inner attack's output on the surrogate: same shape and dtype as x, in [0, 1].
+
+    Examples:
+        >>> attack = Transfer(model, surrogate=other_model, attack="pgd", eps=4 / 255, steps=10)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "transfer"
     open_params = True  # the inner attack checks its own parameters

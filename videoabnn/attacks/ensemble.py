@@ -1,16 +1,9 @@
-"""A parameter-free attack ensemble for video in the manner of AutoAttack (Croce & Hein, 2020).
-
-Parts, run in sequence, each on the clips the previous parts left correctly classified:
-APGD-CE; APGD-T (targeted DLR loss towards each of the top-k other classes in turn, k = 9 or all
-other classes when fewer); Square (score-based, Linf, ``p_init`` 0.8). A clip counts as robust
-only if every part fails on it; the first adversarial example found is kept. Versions fix every
-setting (``settings()`` returns them for the results file), so a number names its exact ensemble.
+"""A parameter-free attack ensemble for video in the manner of AutoAttack (Croce & Hein, 2020):
+APGD-CE, APGD-T, Square (see :class:`AutoAttack`).
 
 FAB-T is left out: its projection step solves a linearised problem per clip over the whole input
 and would need a video-scale re-derivation (and validation against the reference) that this
 ensemble does not yet have; APGD-T with the DLR loss covers the minimum-margin direction it targets.
-Works on any input rank and model; per-clip randomness comes from (seed, clip), so a clip's result
-does not depend on its batch.
 """
 
 from __future__ import annotations
@@ -42,7 +35,46 @@ def _predict(model: nn.Module, x: Tensor) -> Tensor:
 
 @register_attack("autoattack")
 class AutoAttack(Attack):
-    """APGD-CE -> APGD-T (DLR, top-k targets) -> Square, per-clip worst case, for any clip tensor."""
+    """AutoAttack-style ensemble: APGD-CE, then APGD-T (DLR), then Square; the per-clip worst case.
+
+    Paper: Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
+    parameter-free attacks", ICML 2020 (without FAB-T).
+    Distance: Linf only.
+    Threat model: white-box (the APGD parts) plus a black-box, score-based part (Square).
+
+    Each part runs on the clips the previous ones left correctly classified: APGD-CE; APGD-T, targeted DLR
+    towards each of the top-k other classes in turn (k at most classes - 1; skipped below 4 classes);
+    Square with ``p_init`` 0.8. A clip is robust only if every part fails; the first adversarial example
+    found is kept. ``settings()`` returns the fixed settings of the version, ``last_report`` the robust
+    accuracy after each part of the last call.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        eps: radius of the Linf ball, in [0, 1] pixel units (8/255 = 8 grey levels); 0 returns x.
+            Default: 8/255.
+        version: ``"standard"`` (APGD-CE 100 steps, APGD-T 100 steps x 9 targets, Square 5000 queries) or
+            ``"fast"`` (25 steps, 25 steps x 3 targets, 100 queries). Default: ``"standard"``.
+        norm: only ``"linf"`` (Square is Linf-only); anything else raises. Default: ``"linf"``.
+        loss: accepted but unused: every part fixes its own loss. Default: ``"ce"``.
+        targeted: accepted but unused: the ensemble is untargeted (``y`` are true labels). Default: False.
+        frames: frames that may change, passed to every part: ``"all"``, ``"first:k"``, ``"random:k"``,
+            ``"every:n"`` or ``"salient:k"``. Default: ``"all"``.
+        seed: seed of every part's per-clip draws; None: a fresh seed per call. Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; any rank >= 4 (NCHW images count as one frame).
+        - y: (N,) int64 true labels.
+        - output: same shape and dtype as x, in [0, 1], within eps of x (Linf).
+
+    Examples:
+        >>> attack = AutoAttack(model, eps=8 / 255, version="fast", seed=0)
+        >>> x_adv = attack(x, y)
+        >>> attack.last_report  # robust accuracy after each part
+    """
 
     name = "autoattack"
     threat = "linf"
@@ -79,6 +111,7 @@ class AutoAttack(Attack):
         return out
 
     def model_logits(self, x: Tensor) -> Tensor:
+        """The model's logits on ``x``, without gradients."""
         with torch.no_grad():
             return self.model(x)
 

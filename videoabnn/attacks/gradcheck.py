@@ -47,6 +47,7 @@ class GradientCheck:
     directional_derivatives: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
         return asdict(self)
 
     def reason(self) -> str:
@@ -89,7 +90,21 @@ def _projected_loss(model: nn.Module, x: Tensor, weights: Tensor) -> Tensor:
 
 def check_gradient(model: nn.Module, x: Tensor, *, directions: int = 3, steps: Sequence[float] = STEPS,
                    tol: float = TOLERANCE, seed: int = 0) -> GradientCheck:
-    """Compare autograd's directional derivatives of ``model`` at ``x`` with central differences (float64)."""
+    """Compare autograd's directional derivatives of ``model`` at ``x`` with central differences (float64).
+
+    Args:
+        model: the classifier; behind a non-differentiable or random input transform, the classifier behind
+            it is checked.
+        x: the clips where the gradient is checked, in [0, 1].
+        directions: random unit directions (L2 norm 1 over the whole tensor), >= 1. Default: 3.
+        steps: finite-difference step sizes, in pixel units; the better one counts per direction.
+            Default: (1e-5, 1e-6).
+        tol: largest allowed relative error. Default: 1e-3.
+        seed: seed of the directions and of the random logit projection. Default: 0.
+
+    Returns:
+        The measured relative errors and whether the worst one is within ``tol``.
+    """
     if directions < 1 or not steps:
         raise ValueError(f"check_gradient: need >= 1 direction and step size, got {directions} and {list(steps)}")
     view = _transform_view(model)

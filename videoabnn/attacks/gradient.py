@@ -37,7 +37,8 @@ def check_budget(eps: float, steps: int, restarts: int = 1) -> None:
 
 
 class NormBallAttack(Attack):
-    """Base of the iterative attacks in an Linf or L2 ball: budget checks and restarts over ``_run``."""
+    """Base of the iterative attacks in an Linf or L2 ball (``eps``, ``steps``, ``norm``, ``restarts``, checked
+    here): restarts over the subclass's ``_run``; see :class:`PGD` for the arguments."""
 
     def __init__(self, model: nn.Module, *, eps: float, steps: int, norm: str, restarts: int, **kwargs) -> None:
         super().__init__(model, **kwargs)
@@ -66,7 +67,52 @@ class NormBallAttack(Attack):
 
 @register_attack("pgd", "pgd_linf", "pgd_l2", defaults={"pgd": {"norm": "linf"}, "pgd_linf": {"norm": "linf"}, "pgd_l2": {"norm": "l2"}})
 class PGD(NormBallAttack):
-    """Projected gradient ascent in an Linf or L2 ball (Madry et al.), optional momentum (MI-FGSM)."""
+    """Projected gradient descent in an Linf or L2 ball, with random start, restarts and optional momentum.
+
+    Paper: Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018.
+    Distance: Linf (``norm="linf"``; registered as ``pgd`` and ``pgd_linf``) or L2 over the whole clip
+    (``norm="l2"``; registered as ``pgd_l2``).
+    Threat model: white-box (differentiates through everything the model computes).
+
+    Each step adds ``alpha`` times the gradient sign (Linf) or the L2-normalised gradient (L2), then projects
+    onto the ball and onto [0, 1]. Norms are per clip over all non-batch dims, so any input rank works.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        eps: radius of the ball, in [0, 1] pixel units (4/255 = 4 grey levels; for L2 the norm of the whole
+            clip's perturbation); 0 returns x. Default: 4/255.
+        alpha: step size, same units as eps; None: 2.5 * eps / steps. Default: None.
+        steps: gradient steps, >= 1. Default: 10.
+        norm: ``"linf"`` or ``"l2"``. Default: ``"linf"`` (``pgd_l2`` sets ``"l2"``).
+        random_start: start from a uniform point of the Linf ball, or a uniform direction and radius in the
+            L2 ball; False starts at x. Default: True.
+        restarts: runs per clip, >= 1; later runs only revisit clips not yet fooled; kept per clip: the first
+            success, else the highest loss. Default: 1.
+        shared_over_time: optimise one (C, 1, H, W) perturbation added to every attacked frame of an NCTHW
+            clip (temporally universal; the L2 budget still covers the whole clip). Default: False.
+        momentum: decay of the accumulated L1-normalised gradient (MI-FGSM's update); 0 is plain PGD.
+            Default: 0.0.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; any rank >= 4 (NCHW images count as one frame).
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1], within eps of x (Linf per pixel, L2 per clip).
+
+    Examples:
+        >>> attack = PGD(model, eps=4 / 255, alpha=1 / 255, steps=5)
+        >>> x_adv = attack(x, y)
+        >>> l2 = build_attack("pgd_l2", model, eps=160 / 255, steps=10, loss="margin")
+    """
 
     name = "pgd"
 
@@ -149,7 +195,41 @@ class PGD(NormBallAttack):
 
 @register_attack("fgsm")
 class FGSM(PGD):
-    """Fast gradient sign method: one step of size eps, no random start (Goodfellow et al.)."""
+    """Fast gradient sign method: one gradient step of size eps from the clean clip.
+
+    Paper: Goodfellow, Shlens & Szegedy, "Explaining and Harnessing Adversarial Examples", ICLR 2015.
+    Distance: Linf (a sign step, ``norm="linf"``) or L2 over the whole clip (an L2-normalised step).
+    Threat model: white-box (differentiates through everything the model computes).
+
+    A :class:`PGD` with ``alpha=eps``, ``steps=1``, ``random_start=False``, ``restarts=1`` (fixed, not
+    accepted by ``build_attack``).
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        eps: step size and radius, in [0, 1] pixel units (4/255 = 4 grey levels); 0 returns x. Default: 4/255.
+        norm: ``"linf"`` or ``"l2"``. Default: ``"linf"``.
+        shared_over_time: one (C, 1, H, W) step added to every attacked frame of an NCTHW clip.
+            Default: False.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; any rank >= 4 (NCHW images count as one frame).
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1], within eps of x.
+
+    Examples:
+        >>> attack = FGSM(model, eps=4 / 255)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "fgsm"
     fixed_params = ("alpha", "steps", "random_start", "restarts", "momentum")
@@ -160,7 +240,47 @@ class FGSM(PGD):
 
 @register_attack("mifgsm")
 class MIFGSM(PGD):
-    """Momentum iterative FGSM (Dong et al.): step along sign of accumulated L1-normalised gradients."""
+    """Momentum iterative FGSM: steps along the sign of the accumulated L1-normalised gradients.
+
+    Paper: Dong et al., "Boosting Adversarial Attacks with Momentum", CVPR 2018.
+    Distance: Linf (``norm="linf"``) or L2 over the whole clip (``norm="l2"``).
+    Threat model: white-box (differentiates through everything the model computes).
+
+    A :class:`PGD` with ``momentum=decay`` (``momentum`` itself is not accepted) and no random start by
+    default.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        eps: radius of the ball, in [0, 1] pixel units (4/255 = 4 grey levels); 0 returns x. Default: 4/255.
+        alpha: step size, same units as eps; None: eps / steps. Default: None.
+        steps: gradient steps, >= 1. Default: 10.
+        decay: momentum decay factor (mu of the paper). Default: 1.0.
+        norm: ``"linf"`` or ``"l2"``. Default: ``"linf"``.
+        random_start: start from a random point of the ball instead of x. Default: False (set by MIFGSM).
+        restarts: runs per clip, >= 1 (identical runs unless ``random_start``); kept per clip: the first
+            success, else the highest loss. Default: 1.
+        shared_over_time: one (C, 1, H, W) perturbation added to every attacked frame of an NCTHW clip.
+            Default: False.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; any rank >= 4 (NCHW images count as one frame).
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1], within eps of x.
+
+    Examples:
+        >>> attack = MIFGSM(model, eps=4 / 255, steps=10, decay=1.0)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "mifgsm"
     fixed_params = ("momentum",)

@@ -13,7 +13,41 @@ from videoabnn.attacks.registry import register_attack
 
 @register_attack("multav")
 class MultAV(Attack):
-    """Multiplicative PGD on the per-pixel ratio (the Linf-type MultAV)."""
+    """Multiplicative adversarial video: x' = x * m, sign-gradient steps on the per-pixel ratio m.
+
+    Paper: Lo & Patel, "MultAV: Multiplicative Adversarial Videos", AVSS 2021.
+    Distance: multiplicative: every ratio m in [1/eps, eps] (the Linf-type MultAV, Linf on log m).
+    Threat model: white-box (differentiates through everything the model computes).
+
+    Updates m <- m * alpha^sign(grad), clipped to [1/eps, eps] and to x * m <= 1; black pixels cannot change.
+    Not a norm ball: ``attack_budget`` returns None for it.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        eps: bound of the ratio, >= 1 (1 leaves the clip unchanged). Default: 1.04.
+        alpha: ratio applied per step, >= 1. Default: 1.01.
+        steps: sign-gradient steps, >= 1. Default: 5.
+        random_start: start from log m uniform in [-log eps, log eps] instead of m = 1. Default: False.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; any rank >= 4 (NCHW images count as one frame).
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, each pixel in [x / eps, min(x * eps, 1)].
+
+    Examples:
+        >>> attack = MultAV(model, eps=1.04, alpha=1.01, steps=5)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "multav"
     threat = "multiplicative"

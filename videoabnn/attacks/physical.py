@@ -1,19 +1,9 @@
 r"""Physically realizable attacks, unbounded inside a region: ROA sticker, adversarial framing
 and salt-and-pepper pixels. Sizes are pixels (int) or fractions of the frame (float in (0, 1]).
 
-All three pick a region (N, 1, T, H, W), then take sign-gradient steps of size ``alpha`` on the
-pixel values inside it (clamped to [0, 1]); pixels outside the region are returned unchanged.
-Inputs must be NCTHW clips or NCHW images.
-
-ROA and framing are :class:`StickerAttack`\ s with the physical options (NCTHW clips):
-``pattern`` ``per_frame`` (default: a pattern per frame, the digital protocol) or ``shared`` (one
-pattern for all frames of the clip); ``placement`` ``fixed`` or ``jitter`` (per-frame offset, scale
-and rotation from ``jitter``, see :mod:`videoabnn.attacks.pattern`); ``physical`` (fit through the
-expectation over real-world changes of :mod:`videoabnn.attacks.physical_eot`, ``draws`` per step);
-``nps_weight``/``tv_weight``/``palette`` (printability and smoothness terms subtracted from the
-objective, see :mod:`videoabnn.attacks.printability`). The returned clip shows the pattern as
-printed, seen under ideal conditions; :meth:`StickerAttack.physical_views` renders it under fresh
-draws and fixed conditions (the ``physical`` threat model).
+All three pick a region, then take sign-gradient steps on the pixel values inside it; pixels
+outside are returned unchanged. ROA and framing are :class:`StickerAttack`\ s with the physical
+options (one pattern over time, jitter, physical EOT, printability), documented on each class.
 """
 
 from __future__ import annotations
@@ -80,7 +70,8 @@ def rect_region(rows: Tensor, cols: Tensor, size: tuple[int, int], hw: tuple[int
 
 
 class RegionAttack(Attack):
-    """Shared machinery: choose a region, then optimise the pixels inside it by sign-gradient ascent."""
+    """Shared machinery: choose a region, then optimise the pixels inside it by sign-gradient ascent
+    (``alpha``, ``steps``, ``init``: see :class:`ROA`, :class:`Framing`, :class:`SaltPepper`)."""
 
     def __init__(
         self, model: nn.Module, *, alpha: float = 70 / 255, steps: int = 5, init: str = "grey", **kwargs
@@ -105,6 +96,7 @@ class RegionAttack(Attack):
         return self.optimize(x, y, region, gens)
 
     def initial_content(self, x: Tensor, gens: list[torch.Generator]) -> Tensor:
+        """Starting pixel values of the whole clip, by ``init``."""
         if self.init == "grey":
             return torch.full_like(x, 0.5)
         if self.init == "random":
@@ -141,7 +133,12 @@ class Sticker:
 
 class StickerAttack(RegionAttack):
     """A region attack whose pattern can be one over time, placed with jitter, fitted through physical
-    EOT and kept printable (see the module docstring)."""
+    EOT and kept printable (``pattern``, ``placement``, ``jitter``, ``physical``, ``nps_weight``,
+    ``tv_weight``, ``palette``: see :class:`ROA` and :class:`Framing`).
+
+    The returned clip shows the pattern as printed, seen under ideal conditions; :meth:`physical_views`
+    renders it under fresh draws and fixed conditions (the ``physical`` threat model).
+    """
 
     def __init__(
         self,
@@ -265,11 +262,66 @@ class StickerAttack(RegionAttack):
 
 @register_attack("roa")
 class ROA(StickerAttack):
-    """Rectangular occlusion (sticker) attack of Wu et al. (ICLR 2020), for clips.
+    """Rectangular occlusion attack (ROA): place a sticker, then optimise its pixels without a bound.
 
-    ``position``: ``random``; ``exhaustive`` (grey sticker at every stride-grid place, keep the
-    worst); ``gradient`` (score windows by summed squared input gradient, try a grey sticker at the
-    top ``candidates``, keep the worst). ``per_frame=False`` keeps one place for all frames.
+    Paper: Wu, Wang & Vorobeychik, "Defending against Physically Realizable Attacks on Image
+    Classification", ICLR 2020.
+    Distance: none inside the sticker (any value in [0, 1]); pixels outside it are unchanged.
+    Threat model: white-box; the fitted pattern can also be scored under the ``physical`` threat model
+    (:meth:`~StickerAttack.physical_views`).
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        size: sticker side: int pixels or float fraction of the frame side in (0, 1], or a (height, width)
+            pair of them. Default: 30/112.
+        position: ``"random"``; ``"exhaustive"`` (a grey sticker at every place of a ``stride`` grid, keep the
+            highest loss); ``"gradient"`` (rank windows by summed squared input gradient, try a grey sticker
+            at the top ``candidates``, keep the highest loss). Default: ``"gradient"``.
+        per_frame: a place per frame (True) or one place for all frames (False); not with ``"exhaustive"``.
+            Not the same as ``pattern="per_frame"`` (content per frame). Default: False.
+        stride: grid step in pixels for ``"exhaustive"`` and ``"gradient"``; None: 1 for gradient, half the
+            smaller sticker side for exhaustive. Default: None.
+        candidates: windows ``"gradient"`` tries. Default: 25.
+        alpha: sign-gradient step on the pixel values inside the region, in [0, 1] pixel units.
+            Default: 70/255.
+        steps: sign-gradient steps, >= 0 (0 keeps the initial content). Default: 5.
+        init: initial content: ``"grey"`` (0.5), ``"random"`` (uniform) or ``"keep"`` (the clip's own
+            pixels). Default: ``"grey"``.
+        pattern: ``"per_frame"`` (new content on every frame: the digital protocol) or ``"shared"`` (one
+            pattern for all frames of the clip, as printed; NCTHW only). Default: ``"per_frame"``.
+        placement: ``"fixed"`` (the chosen place on every frame) or ``"jitter"`` (a random offset, scale and
+            rotation per frame: a moving camera; NCTHW only). Default: ``"fixed"``.
+        jitter: with ``placement="jitter"``: ``{shift, scale, rotation}`` ranges (fraction of the frame side,
+            relative scale, degrees); None: shift 0.03, scale 0.05, rotation 5.0. Default: None.
+        physical: fit through the expectation over real-world changes (physical EOT, NCTHW only): None or
+            ``"none"``, True or ``"default"``, a ``PhysicalDistribution`` or ``{preset, draws, <field>: [low,
+            high]}`` (draws per step, default 4). Default: None.
+        nps_weight: weight of the non-printability score (distance to a printer palette; RGB only) subtracted
+            from the objective, >= 0. Default: 0.0.
+        tv_weight: weight of the pattern's total variation subtracted from the objective, >= 0. Default: 0.0.
+        palette: printer palette file for the NPS (one ``r g b`` line per colour, in [0, 1]); None: the
+            shipped approximation. Default: None.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; NCHW images also accepted by the plain digital attack (no
+          shared pattern, jitter, physical or print terms).
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1]; pixels outside the region are unchanged.
+
+    Examples:
+        >>> attack = ROA(model, size=30 / 112, position="gradient", alpha=70 / 255, steps=5)
+        >>> x_adv = attack(x, y)
+        >>> views = attack.physical_views(x, y)  # digital, fresh, no_pattern and the fixed conditions
     """
 
     name = "roa"
@@ -324,10 +376,12 @@ class ROA(StickerAttack):
         return tex, mask, forward, centre, torch.full((n, t), max(sh, sw) / 2, dtype=x.dtype, device=x.device)
 
     def sticker_size(self, h: int, w: int) -> tuple[int, int]:
+        """(height, width) of the sticker in pixels on frames of ``h`` x ``w``."""
         sh, sw = self.size if isinstance(self.size, (tuple, list)) else (self.size, self.size)
         return resolve_length(sh, h, "ROA size (height)"), resolve_length(sw, w, "ROA size (width)")
 
     def region(self, x: Tensor, y: Tensor, frames: Tensor, gens: list[torch.Generator]) -> Tensor:
+        """(N, T, H, W) bool: the sticker's place on every frame, by ``position``."""
         n, t, (h, w) = x.shape[0], num_frames(x), x.shape[-2:]
         size = self.sticker_size(h, w)
         slots = t if self.per_frame else 1
@@ -368,7 +422,60 @@ class ROA(StickerAttack):
 
 @register_attack("framing", "af")
 class Framing(StickerAttack):
-    """Adversarial framing (Zajac et al., AAAI 2019) per clip: a border of ``width`` on every attacked frame."""
+    """Adversarial framing per clip: a border of ``width`` on every attacked frame, optimised without a bound.
+
+    Paper: Zajac, Zolna, Rostamzadeh & Pinheiro, "Adversarial Framing for Image and Video Classification",
+    AAAI 2019.
+    Distance: none inside the border (any value in [0, 1]); the pixels it encloses are unchanged.
+    Threat model: white-box; the fitted frame can also be scored under the ``physical`` threat model
+    (:meth:`~StickerAttack.physical_views`).
+
+    Registered as ``framing`` and ``af``.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        width: border width: int pixels or float fraction of the frame's shorter side in (0, 1].
+            Default: 5/112.
+        alpha: sign-gradient step on the pixel values inside the region, in [0, 1] pixel units.
+            Default: 70/255.
+        steps: sign-gradient steps, >= 0 (0 keeps the initial content). Default: 5.
+        init: initial content: ``"grey"`` (0.5), ``"random"`` (uniform) or ``"keep"`` (the clip's own
+            pixels). Default: ``"random"`` (set by Framing).
+        pattern: ``"per_frame"`` (new content on every frame: the digital protocol) or ``"shared"`` (one
+            pattern for all frames of the clip, as printed; NCTHW only). Default: ``"per_frame"``.
+        placement: ``"fixed"`` (the chosen place on every frame) or ``"jitter"`` (a random offset, scale and
+            rotation per frame: a moving camera; NCTHW only). Default: ``"fixed"``.
+        jitter: with ``placement="jitter"``: ``{shift, scale, rotation}`` ranges (fraction of the frame side,
+            relative scale, degrees); None: shift 0.03, scale 0.05, rotation 5.0. Default: None.
+        physical: fit through the expectation over real-world changes (physical EOT, NCTHW only): None or
+            ``"none"``, True or ``"default"``, a ``PhysicalDistribution`` or ``{preset, draws, <field>: [low,
+            high]}`` (draws per step, default 4). Default: None.
+        nps_weight: weight of the non-printability score (distance to a printer palette; RGB only) subtracted
+            from the objective, >= 0. Default: 0.0.
+        tv_weight: weight of the pattern's total variation subtracted from the objective, >= 0. Default: 0.0.
+        palette: printer palette file for the NPS (one ``r g b`` line per colour, in [0, 1]); None: the
+            shipped approximation. Default: None.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1]; NCHW images also accepted by the plain digital attack (no
+          shared pattern, jitter, physical or print terms).
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1]; only the border changes.
+
+    Examples:
+        >>> attack = Framing(model, width=5 / 112, alpha=70 / 255, steps=5)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "framing"
     threat = "framing"
@@ -379,6 +486,7 @@ class Framing(StickerAttack):
         self.width = width
 
     def region(self, x: Tensor, y: Tensor, frames: Tensor, gens: list[torch.Generator]) -> Tensor:
+        """(N, T, H, W) bool: the border on every frame."""
         return border_region(x, self.width).expand(x.shape[0], num_frames(x), -1, -1)
 
 
@@ -393,8 +501,45 @@ def border_region(x: Tensor, width: int | float) -> Tensor:
 
 @register_attack("spa")
 class SaltPepper(RegionAttack):
-    """Salt-and-pepper attack (SPA): ``pixels`` adversarial pixels per frame (int, or a fraction of
-    H*W), chosen at random or by the largest input gradient, then optimised without a bound."""
+    """Salt-and-pepper attack (SPA): a few adversarial pixels per frame, optimised without a bound.
+
+    Paper: none named in the code: the salt-and-pepper (SPA) setting of the video-defense protocol this
+    package reproduces (``docs/attack-protocol.md``).
+    Distance: sparse (L0-type): at most ``pixels`` pixel positions per frame change (all channels), to any
+    value in [0, 1].
+    Threat model: white-box (``select="gradient"`` and the pixel updates use the input gradient).
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        pixels: adversarial pixels per frame: int count or float fraction of H * W in (0, 1].
+            Default: 100/(112*112).
+        select: ``"gradient"`` (largest summed absolute input gradient per frame) or ``"random"``.
+            Default: ``"gradient"``.
+        alpha: sign-gradient step on the pixel values inside the region, in [0, 1] pixel units.
+            Default: 70/255.
+        steps: sign-gradient steps, >= 0 (0 keeps the initial content). Default: 5.
+        init: initial content: ``"grey"`` (0.5), ``"random"`` (uniform) or ``"keep"`` (the clip's own
+            pixels). Default: ``"random"`` (set by SaltPepper).
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels and the attack pushes towards them. Default: False.
+        frames: frames that may change: ``"all"``, ``"first:k"``, ``"random:k"``, ``"every:n"`` or
+            ``"salient:k"`` (largest input gradient). Default: ``"all"``.
+        seed: seed of the per-clip random draws (with each clip's pixels); None: a fresh seed per call.
+            Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - x: (N, C, T, H, W) float in [0, 1], or (N, C, H, W) images.
+        - y: (N,) int64 labels (target labels when targeted).
+        - output: same shape and dtype as x, in [0, 1]; only the selected pixels change.
+
+    Examples:
+        >>> attack = SaltPepper(model, pixels=100 / 112**2, alpha=70 / 255, steps=5)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "spa"
     threat = "sparse"
@@ -407,6 +552,7 @@ class SaltPepper(RegionAttack):
         self.pixels, self.select = pixels, select
 
     def region(self, x: Tensor, y: Tensor, frames: Tensor, gens: list[torch.Generator]) -> Tensor:
+        """(N, T, H, W) bool: the selected pixels of every frame."""
         n, t, (h, w) = x.shape[0], num_frames(x), x.shape[-2:]
         k = resolve_length(self.pixels, h * w, "SPA pixels")
         if self.select == "random":

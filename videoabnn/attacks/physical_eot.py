@@ -84,6 +84,7 @@ class PhysicalDistribution:
             raise ValueError("physical: quality must lie in [1, 100] and crf in [0, 51]")
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (ranges as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     def fixed(self, name: str) -> bool:
@@ -96,6 +97,7 @@ class PhysicalDistribution:
         return all(self.fixed(name) for name in NEUTRAL) and not self.compresses()
 
     def compresses(self) -> bool:
+        """Whether any draw is re-encoded (a codec and a probability above 0)."""
         return self.compression != "none" and self.compression_prob > 0
 
     def sample(self, gens: list[torch.Generator], t: int, channels: int) -> dict[str, Tensor]:

@@ -90,9 +90,11 @@ class PrintPenalty:
 
     @property
     def active(self) -> bool:
+        """Whether either weight is above 0."""
         return self.nps_weight > 0 or self.tv_weight > 0
 
     def __call__(self, pattern: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Per-clip penalty of an (N, C, ...) pattern in [0, 1] (``mask``: the pixels that count)."""
         out = torch.zeros(pattern.shape[0], dtype=pattern.dtype, device=pattern.device)
         if self.nps_weight > 0:
             out = out + self.nps_weight * non_printability(pattern, self.palette, mask)
@@ -101,6 +103,7 @@ class PrintPenalty:
         return out
 
     def settings(self) -> dict:
+        """The weights and palette path, as run."""
         return {"nps_weight": self.nps_weight, "tv_weight": self.tv_weight, "palette": self.palette_path}
 
 

@@ -4,12 +4,8 @@ expectation over transformations, and a universal adversarial frame (Zajac et al
 A patch is placed per clip with a random position, scale and rotation, identical on every
 attacked frame of that clip. ``fit(loader)`` trains, ``save(path)`` writes ``path`` (tensor and
 settings) plus a PNG image next to it (and, with ``print_size`` cm, ``<stem>_print.png`` at ``dpi``),
-``load(path)`` restores; calling the attack applies it.
-
-Physical options (as for ROA and framing, see :mod:`videoabnn.attacks.physical`): ``pattern``
-``shared`` (default: one pattern for all frames and all clips) or ``per_frame`` (one per frame index,
-still one set for all clips); ``placement`` ``fixed`` or ``jitter``; ``physical`` (fit through the
-expectation over real-world changes, ``draws`` per step); ``nps_weight``/``tv_weight``/``palette``.
+``load(path)`` restores; calling the attack applies it. The physical options (as for ROA and
+framing) are documented on each class.
 """
 
 from __future__ import annotations
@@ -65,7 +61,8 @@ def _save_png(image: Tensor, path: Path) -> None:
 
 
 class UniversalAttack(Attack):
-    """Shared training loop (sign-gradient ascent over a loader) and persistence."""
+    """Shared training loop (sign-gradient ascent over a loader), physical options and persistence; the
+    arguments are documented on :class:`UniversalPatch` and :class:`UniversalFraming`."""
 
     kind = "universal"
 
@@ -229,7 +226,63 @@ class UniversalAttack(Attack):
 
 @register_attack("universal_patch")
 class UniversalPatch(UniversalAttack):
-    """Universal patch with EOT: per clip a random position, scale (times ``size``) and rotation."""
+    """Universal adversarial patch trained with EOT: per clip a random position, scale and rotation.
+
+    Paper: Brown, Mane, Roy, Abadi & Gilmer, "Adversarial Patch", arXiv 2017 (NIPS 2017 workshop).
+    Distance: none inside the patch (any value in [0, 1]); pixels outside it are unchanged.
+    Threat model: white-box training over a loader (:meth:`fit`), then one patch for unseen clips; the
+    pattern can also be scored under the ``physical`` threat model (:meth:`physical_views`).
+
+    The placement of a clip is identical on all its attacked frames and keeps the patch inside the frame.
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        size: patch side: int pixels or float fraction of the frame's shorter side in (0, 1]. Default: 0.15.
+        scale: (min, max) range of the random scale per clip, a factor on ``size``, 0 < min <= max.
+            Default: (0.8, 1.2).
+        rotation: largest rotation, in degrees (uniform in [-rotation, rotation]). Default: 22.5.
+        alpha: sign-gradient step on the pattern per training batch, in [0, 1] pixel units. Default: 2/255.
+        epochs: passes over the loader in :meth:`fit` (its ``epochs`` argument overrides). Default: 5.
+        pattern: ``"shared"`` (one pattern for all frames and all clips) or ``"per_frame"`` (one per frame
+            index, still one set for all clips; NCTHW only). Default: ``"shared"``.
+        placement: ``"fixed"`` or ``"jitter"`` (a random offset, scale and rotation per frame: a moving
+            camera; NCTHW only). Default: ``"fixed"``.
+        jitter: with ``placement="jitter"``: ``{shift, scale, rotation}`` ranges (fraction of the frame side,
+            relative scale, degrees); None: shift 0.03, scale 0.05, rotation 5.0. Default: None.
+        physical: fit through the expectation over real-world changes (physical EOT, NCTHW only): None or
+            ``"none"``, True or ``"default"``, a ``PhysicalDistribution`` or ``{preset, draws, <field>: [low,
+            high]}`` (draws per step, default 4). Default: None.
+        nps_weight: weight of the non-printability score (distance to a printer palette; RGB only) subtracted
+            from the objective, >= 0. Default: 0.0.
+        tv_weight: weight of the pattern's total variation subtracted from the objective, >= 0. Default: 0.0.
+        palette: printer palette file for the NPS (one ``r g b`` line per colour, in [0, 1]); None: the
+            shipped approximation. Default: None.
+        print_size: longer side, in cm, of the ``<stem>_print.png`` that :meth:`save` also writes; None: no
+            print file. Default: None.
+        dpi: resolution of the print file, >= 1. Default: 300.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels (in the loader) and the attack pushes towards them. Default: False.
+        frames: frames the pattern is applied to: ``"all"``, ``"first:k"`` or ``"every:n"`` (``random`` and
+            ``salient`` raise: one tensor serves all clips). Default: ``"all"``.
+        seed: seed of the initial pattern and the training draws (None: 0) and, when applied, of the
+            per-clip draws (None: a fresh seed per call). Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - fit: a loader of ``{"clip", "label"}`` dicts or ``(x, y)`` pairs shaped as below.
+        - x: (N, C, T, H, W) float in [0, 1]; NCHW images also accepted with a shared pattern, no jitter and
+          no physical draws.
+        - y: (N,) int64 labels (target labels when targeted; not used when applying).
+        - output: same shape and dtype as x, in [0, 1]; pixels outside the patch are unchanged.
+
+    Examples:
+        >>> attack = UniversalPatch(model, size=0.15, epochs=2, seed=0).fit(loader)
+        >>> x_adv = attack(x, y)
+        >>> attack.save("patch.pt")  # patch.pt and patch.png
+    """
 
     name = "universal_patch"
     threat = "patch"
@@ -260,9 +313,11 @@ class UniversalPatch(UniversalAttack):
         return torch.rand(x.shape[1], *frames, side, side, generator=gen, device=x.device, dtype=x.dtype)
 
     def print_view(self, param: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The whole patch, unmasked."""
         return param.unsqueeze(0), None
 
     def draw_placement(self, x: Tensor, param: Tensor, gen: torch.Generator) -> Any:
+        """One random placement per clip of the batch."""
         return self.sample_placements(x.shape[0], tuple(x.shape[-2:]), param.shape[-1], gen)
 
     def sample_placements(self, n: int, hw: tuple[int, int], side: int, gens: list | torch.Generator) -> list[dict]:
@@ -282,6 +337,8 @@ class UniversalPatch(UniversalAttack):
 
     def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
                physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
+        """Paste the patch at ``placement`` (None or ``"random"``: drawn from ``gens``; a dict: the same for
+        every clip; a list: one per clip)."""
         n, (h, w) = x.shape[0], x.shape[-2:]
         side = param.shape[-1]
         if placement is None or placement == "random":
@@ -332,7 +389,59 @@ class UniversalPatch(UniversalAttack):
 
 @register_attack("universal_framing")
 class UniversalFraming(UniversalAttack):
-    """One adversarial border (C, H, W) for all clips and all attacked frames."""
+    """Universal adversarial framing: one border (C, H, W) for all clips and all attacked frames.
+
+    Paper: Zajac, Zolna, Rostamzadeh & Pinheiro, "Adversarial Framing for Image and Video Classification",
+    AAAI 2019.
+    Distance: none inside the border (any value in [0, 1]); the pixels it encloses are unchanged.
+    Threat model: white-box training over a loader (:meth:`fit`), then one frame for unseen clips; the
+    pattern can also be scored under the ``physical`` threat model (:meth:`physical_views`).
+
+    Args:
+        model: classifier on (N, C, T, H, W) clips in [0, 1] returning logits; run in eval mode, never modified.
+        width: border width: int pixels or float fraction of the frame's shorter side in (0, 1].
+            Default: 5/112.
+        alpha: sign-gradient step on the pattern per training batch, in [0, 1] pixel units. Default: 2/255.
+        epochs: passes over the loader in :meth:`fit` (its ``epochs`` argument overrides). Default: 5.
+        pattern: ``"shared"`` (one pattern for all frames and all clips) or ``"per_frame"`` (one per frame
+            index, still one set for all clips; NCTHW only). Default: ``"shared"``.
+        placement: ``"fixed"`` or ``"jitter"`` (a random offset, scale and rotation per frame: a moving
+            camera; NCTHW only). Default: ``"fixed"``.
+        jitter: with ``placement="jitter"``: ``{shift, scale, rotation}`` ranges (fraction of the frame side,
+            relative scale, degrees); None: shift 0.03, scale 0.05, rotation 5.0. Default: None.
+        physical: fit through the expectation over real-world changes (physical EOT, NCTHW only): None or
+            ``"none"``, True or ``"default"``, a ``PhysicalDistribution`` or ``{preset, draws, <field>: [low,
+            high]}`` (draws per step, default 4). Default: None.
+        nps_weight: weight of the non-printability score (distance to a printer palette; RGB only) subtracted
+            from the objective, >= 0. Default: 0.0.
+        tv_weight: weight of the pattern's total variation subtracted from the objective, >= 0. Default: 0.0.
+        palette: printer palette file for the NPS (one ``r g b`` line per colour, in [0, 1]); None: the
+            shipped approximation. Default: None.
+        print_size: longer side, in cm, of the ``<stem>_print.png`` that :meth:`save` also writes; None: no
+            print file. Default: None.
+        dpi: resolution of the print file, >= 1. Default: 300.
+        loss: objective to maximise: ``"ce"``, ``"margin"`` (alias ``"cw"``) or ``"dlr"``. Default: ``"ce"``.
+        targeted: ``y`` holds target labels (in the loader) and the attack pushes towards them. Default: False.
+        frames: frames the pattern is applied to: ``"all"``, ``"first:k"`` or ``"every:n"`` (``random`` and
+            ``salient`` raise: one tensor serves all clips). Default: ``"all"``.
+        seed: seed of the initial pattern and the training draws (None: 0) and, when applied, of the
+            per-clip draws (None: a fresh seed per call). Default: None.
+        bpda: (``build_attack`` only) backward through a model's input transform: ``"auto"``, ``"none"``,
+            ``"identity"``, ``"median"`` or ``"standin"``. Default: None (the model as is).
+        eot: (``build_attack`` only) draws of a random input transform averaged per forward pass.
+            Default: None (the model as is; 8 for a random transform when only ``bpda`` is set).
+
+    Shape:
+        - fit: a loader of ``{"clip", "label"}`` dicts or ``(x, y)`` pairs shaped as below.
+        - x: (N, C, T, H, W) float in [0, 1] of the (C, H, W) it was trained on (others raise); NCHW images
+          also accepted with a shared pattern, no jitter and no physical draws.
+        - y: (N,) int64 labels (target labels when targeted; not used when applying).
+        - output: same shape and dtype as x, in [0, 1]; only the border changes.
+
+    Examples:
+        >>> attack = UniversalFraming(model, width=5 / 112, epochs=2, seed=0).fit(loader)
+        >>> x_adv = attack(x, y)
+    """
 
     name = "universal_framing"
     threat = "framing"
@@ -355,11 +464,13 @@ class UniversalFraming(UniversalAttack):
         return super()._image(param * (border.unsqueeze(1) if param.dim() == 4 else border))
 
     def print_view(self, param: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The frame with the border as its mask."""
         border = border_region(param[None], self.width).to(param.dtype)
         return param.unsqueeze(0), border.unsqueeze(2) if param.dim() == 4 else border
 
     def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
                physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
+        """The clips with the trained border over them (``placement`` is not used)."""
         if tuple(param.shape[-2:]) != tuple(x.shape[-2:]) or param.shape[0] != x.shape[1]:
             raise ValueError(f"universal_framing was trained for frames {tuple(param.shape)}, got clips {tuple(x.shape)}")
         physical = None if physical is None or physical.is_neutral() else physical

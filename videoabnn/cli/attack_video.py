@@ -18,7 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from videoabnn.cli.common import run_tool
+from videoabnn.cli.common import existing_file, int_in, output_dir, run_tool, threads_value
+
+MAX_FRAMES, MAX_SIZE = 1024, 1024  # upper bounds that catch typos before a clip fills the memory
+MARKER = "REAL-VIDEOS"  # videoabnn.report.real_videos.MARKER (not imported here: --help stays fast)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,21 +32,25 @@ def build_parser() -> argparse.ArgumentParser:
                    "for a videoabnn checkpoint")
     p.add_argument("--pretrained", default=None, help="weights tag (e.g. kinetics400), tag:path, a weights file, or "
                    "a videoabnn checkpoint")
-    p.add_argument("--num-classes", type=int, default=None, help="classes of a weights file of unknown release")
-    p.add_argument("--classes", default=None, help="text file with one class name per line (default: the "
-                   "release's names, else class indices)")
+    p.add_argument("--num-classes", type=int_in(2), default=None, help="classes of a weights file of unknown release")
+    p.add_argument("--classes", default=None, type=existing_file("a text file with one class name per line"),
+                   help="text file with one class name per line (default: the release's names, else class indices)")
     p.add_argument("--label", default=None, help="class name or index to attack (default: the clean top-1)")
     p.add_argument("--attacks", nargs="+", default=["quick"], help="presets (quick, standard, strong, real) or "
                    "attack names; default quick")
     p.add_argument("--threat", choices=["white", "gray"], default="white", help="gray: ABNN's gray-box view")
-    p.add_argument("--frames", type=int, default=None, help="frames per clip (default: the model's)")
-    p.add_argument("--size", type=int, default=None, help="crop size (default: the model's); short side = size*256/224")
-    p.add_argument("--backend", default="auto", help="decoder: auto | decord | pyav")
-    p.add_argument("--out", default="work_dirs/attack_video", help="output folder")
-    p.add_argument("--seed", type=int, default=0, help="attack seeds: seed + position in the list")
-    p.add_argument("--readme", default=None, help="also write the table into this README's REAL-VIDEOS block")
-    p.add_argument("--threads", default=None, metavar="N|auto", help="CPU threads for torch and the decoders "
-                   "(default auto: the idle cores, never more than the physical ones)")
+    p.add_argument("--frames", type=int_in(1, MAX_FRAMES), default=None,
+                   help=f"frames per clip, 1..{MAX_FRAMES} (default: the model's)")
+    p.add_argument("--size", type=int_in(1, MAX_SIZE), default=None,
+                   help=f"crop size in pixels, 1..{MAX_SIZE} (default: the model's); short side = size*256/224")
+    p.add_argument("--backend", default="auto", choices=["auto", "decord", "pyav"], help="decoder")
+    p.add_argument("--out", default="work_dirs/attack_video", type=output_dir, help="output folder")
+    p.add_argument("--seed", type=int_in(0), default=0, help="attack seeds: seed + position in the list (>= 0)")
+    p.add_argument("--markdown", "--readme", dest="readme", default=None, metavar="FILE",
+                   type=existing_file(f"a Markdown file with a <!-- {MARKER} --> block"),
+                   help="also write the table into this Markdown file's REAL-VIDEOS block (docs/results.md)")
+    p.add_argument("--threads", default=None, type=threads_value, metavar="N|auto", help="CPU threads for torch and "
+                   "the decoders (default auto: the idle cores, never more than the physical ones)")
     p.add_argument("--debug", action="store_true", help="show the traceback of every error")
     return p
 
@@ -56,6 +63,8 @@ def _run(args: argparse.Namespace) -> int:
     from videoabnn.utils.threads import apply_threads
 
     start = time.perf_counter()
+    if args.readme and f"<!-- {MARKER} -->" not in Path(args.readme).read_text(errors="replace"):
+        raise EvaluationError(f"--markdown {args.readme}: no '<!-- {MARKER} -->' marker to put the table at")
     apply_threads(args.threads or "auto")
     videos = video_files(args.videos)
     try:
@@ -92,7 +101,12 @@ def _attack_one(args, loaded, video: Path, specs: list[dict], frames: int, size:
 
     clip = load_clip(video, frames, size, backend=args.backend)
     x = clip.clip.unsqueeze(0)
-    clean = probabilities(loaded.model, x)
+    try:
+        clean = probabilities(loaded.model, x)
+    except ValueError as err:  # a model names the clips it cannot take (e.g. i3d: at least 9 frames)
+        from videoabnn.engine.attack_specs import EvaluationError
+
+        raise EvaluationError(f"--frames {frames} --size {size}: {loaded.name} cannot take these clips: {err}") from err
     label = loaded.label_index(args.label, clean)
     out = Path(args.out) / video.stem
     print(f"\n{video} ({clip.video_frames} frames at {clip.fps:.3g} fps; clip frames {clip.indices[0]}.."

@@ -56,9 +56,97 @@ def split_overrides(argv: Sequence[str], parser: argparse.ArgumentParser) -> tup
     return rest, overrides
 
 
+# ---- argument types: a bad value is one ``<prog>: error: argument --x: VALUE: expected ...`` line (exit 2)
+# at parse time, before any work starts
+
+
+def _bounds(lo: int | None, hi: int | None) -> str:
+    if lo is not None and hi is not None:
+        return f"an integer in {lo}..{hi}"
+    if lo is not None:
+        return f"an integer >= {lo}"
+    return f"an integer <= {hi}" if hi is not None else "an integer"
+
+
+def int_in(lo: int | None = None, hi: int | None = None, *, even: bool = False,
+           note: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer in ``lo..hi`` (either bound optional; ``even``: even numbers only)."""
+    expected = _bounds(lo, hi).replace("an integer", "an even integer" if even else "an integer")
+    expected += f" ({note})" if note else ""
+
+    def parse_int(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi) or (even and value % 2):
+            raise argparse.ArgumentTypeError(f"{text}: expected {expected}")
+        return value
+
+    return parse_int
+
+
+def threads_value(text: str) -> int | str:
+    """An argparse type for ``--threads``: ``auto`` or an integer >= 1."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected auto or an integer >= 1 (CPU threads)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected auto or an integer >= 1 (CPU threads)")
+    return value
+
+
+def existing_file(what: str = "a file") -> Callable[[str], str]:
+    """An argparse type: the path of an existing file (not a folder)."""
+    from pathlib import Path
+
+    def parse_file(text: str) -> str:
+        path = Path(text)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: is a folder, expected {what}")
+        if not path.is_file():
+            raise argparse.ArgumentTypeError(f"{text}: no such file, expected {what}")
+        return text
+
+    return parse_file
+
+
+def existing_dir(what: str = "a folder") -> Callable[[str], str]:
+    """An argparse type: the path of an existing folder."""
+    from pathlib import Path
+
+    def parse_dir(text: str) -> str:
+        path = Path(text)
+        if path.exists() and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: is a file, expected {what}")
+        if not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: no such folder, expected {what}")
+        return text
+
+    return parse_dir
+
+
+def output_dir(text: str) -> str:
+    """An argparse type: a folder to write into: an existing folder, or a path where one can be created
+    (neither it nor any existing folder above it is a file)."""
+    from pathlib import Path
+
+    path = Path(text)
+    for above in (path, *path.parents):
+        if above.exists():
+            if not above.is_dir():
+                where = "is a file" if above == path else f"{above} is a file"
+                raise argparse.ArgumentTypeError(f"{text}: {where}, expected a folder (or a path to create one at)")
+            break
+    return text
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """``--threads`` and ``--debug`` (and the help line for overrides)."""
-    parser.add_argument("--threads", default=None, metavar="N|auto",
+    parser.add_argument("--threads", default=None, type=threads_value, metavar="N|auto",
                         help="CPU threads for torch and the decoders (config key `threads`; default auto: the idle "
                              "cores, never more than the physical ones)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of every error")

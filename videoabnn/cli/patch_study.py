@@ -40,10 +40,27 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: study.patch_study: missing (see configs/patch_study/synthetic.yaml)")
     if not cfg.get("work_dir"):
         cfg["work_dir"] = f"work_dirs/{cfg['name']}"
+    _check_checkpoints(cfg["study"]["patch_study"], bool(args.checkpoints))
     apply_config_threads(cfg)
     paths = run_patch_study(cfg)
     print(f"report: {paths['markdown']}\n        {paths['html']}")
     return 0
+
+
+def _check_checkpoints(spec, from_command_line: bool) -> None:
+    """Every named checkpoint is a file, before the data are generated and decoded (the study would
+    otherwise find a missing one only when it reaches it)."""
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    checkpoints = spec.get("checkpoints") if isinstance(spec, Mapping) else None
+    if not isinstance(checkpoints, Mapping):
+        return  # from_study, or a bad value the study itself names
+    for name, path in checkpoints.items():
+        if not Path(str(path)).is_file():
+            where = f"--checkpoints {name}={path}" if from_command_line else f"study.patch_study.checkpoints.{name}"
+            what = "is a folder" if Path(str(path)).is_dir() else "checkpoint not found"
+            raise FileNotFoundError(f"{where}: {what}: {path} (expected a checkpoint file, e.g. a run's best.pt)")
 
 
 def _as_mapping(overrides: list) -> dict:

@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from videoabnn.cli.common import apply_config_threads, parse, run_tool
+from videoabnn.cli.common import apply_config_threads, output_dir, parse, run_tool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="attack names or presets (replaces eval.attacks); 'none' for clean only")
     parser.add_argument("--threat-models", nargs="+", default=None, choices=["white", "gray", "transfer"],
                         help="replaces eval.threat_models")
-    parser.add_argument("--out-dir", default=None, help="a fixed results folder (refused if it holds results of another "
+    parser.add_argument("--out-dir", default=None, type=output_dir, help="a fixed results folder (refused if it holds results of another "
                         "checkpoint or other settings; default <work_dir>/eval/<checkpoint>-<digest>/<settings>/)")
     return parser
 
@@ -41,6 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     from videoabnn.engine.run_config import eval_setup
 
     config, checkpoint = _config_and_checkpoint(args.paths)
+    _check_checkpoint_file(checkpoint)
     setup = eval_setup(checkpoint, config, args.overrides)
     apply_config_threads(setup.cfg)
     try:
@@ -63,6 +64,24 @@ def _config_and_checkpoint(paths: list[str]) -> tuple[str | None, str]:
     if len(paths) > 2:
         raise ConfigError(f"command line: expected [CONFIG] CHECKPOINT, got {len(paths)} paths: {' '.join(paths)}")
     return (paths[0], paths[1]) if len(paths) == 2 else (None, paths[0])
+
+
+def _check_checkpoint_file(path: str) -> None:
+    """A checkpoint that is a folder or no torch file at all is refused now, not after the test set is decoded
+    (a missing one is named by the evaluation, also before any data)."""
+    from pathlib import Path
+
+    from videoabnn.models.weights import PICKLE_OR_ZIP, CheckpointError
+
+    checkpoint = Path(path)
+    if checkpoint.is_dir():
+        raise CheckpointError(f"checkpoint {path}: is a folder, expected a checkpoint file (e.g. work_dirs/<name>/best.pt)")
+    if checkpoint.is_file():
+        with open(checkpoint, "rb") as f:
+            head = f.read(4)
+        if not head.startswith(PICKLE_OR_ZIP):
+            raise CheckpointError(f"checkpoint {path}: not a PyTorch checkpoint (it starts with bytes {head!r}, not a "
+                                  "torch.save file); expected one written by videoabnn-train")
 
 
 def main(argv: list[str] | None = None) -> int:

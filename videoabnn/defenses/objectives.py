@@ -68,7 +68,16 @@ def attack_steps(attack: Any) -> float:
 
 
 def attack_factory(attack_cfg: Mapping[str, Any]) -> AttackFactory:
-    """Factory building ``videoabnn.attacks.build_attack(name, model, **params)`` with eps (and step) scaled."""
+    """Factory building ``videoabnn.attacks.build_attack(name, model, **params)`` with eps (and step) scaled.
+
+    Args:
+        attack_cfg: the ``train.attack`` mapping: with a ``name``, the attack and its parameters as given;
+            without one, overrides of `DEFAULT_TRAIN_ATTACK` (PGD-Linf, eps 4/255, step 1/255, 5 steps).
+
+    Returns:
+        ``make(model, scale, seed)`` building the attack with ``eps``/``alpha``/``step_size``/``step`` times
+        ``scale`` (the eps warm-up); a model behind an input transform is attacked through BPDA, one draw.
+    """
     params = dict(attack_cfg) if "name" in attack_cfg else {**DEFAULT_TRAIN_ATTACK, **dict(attack_cfg)}
     name = params.pop("name")
 
@@ -93,7 +102,31 @@ def unwrap_ddp(model: nn.Module) -> nn.Module:
 
 
 class Objective:
-    """Clean cross-entropy; subclasses add adversarial terms."""
+    """Clean cross-entropy; subclasses add adversarial terms.
+
+    Method ``standard``: ``CE(f(x), y)`` on clean clips. Called as ``objective(model, x, y)`` once per batch,
+    after ``start_epoch(model, epoch, seed)`` has built that epoch's attack (adversarial methods).
+
+    Threat model: none (no adversarial examples in training).
+
+    Args:
+        attack_factory: builds the epoch's attack, ``(model, eps_scale, seed) -> attack(x, y) -> x_adv``
+            (`attack_factory`; `build_objective` makes one from ``train.attack``). Default: None (the clean
+            methods need none; the adversarial ones raise ValueError without it).
+        label_smoothing: label smoothing of every cross-entropy term, in [0, 1). Default: 0.0.
+        eps_warmup_epochs: linear eps (and step) warm-up: epoch e uses (e + 1) / eps_warmup_epochs of them
+            until 1; 0 disables it. Default: 0.
+        **args: unknown ``train.method_args`` raise ValueError naming them.
+
+    Shape:
+        - input: ``x`` (N, 3, T, H, W) float clips in [0, 1], ``y`` (N,) int64 labels.
+        - output: `ObjectiveOutput` with a scalar ``loss`` and (N, num_classes) ``logits``.
+
+    Examples:
+        >>> objective = build_objective("standard")
+        >>> out = objective(model, x, y)
+        >>> out.loss.backward()
+    """
 
     name = "standard"
     adversarial = False
@@ -147,6 +180,24 @@ class AbnnObjective(Objective):
 
     ``align_weight`` > 0 adds that times the composite's alignment loss (the target's own clip
     statistics vs the substitute's, :mod:`videoabnn.abnn.alignment`), computed in the same forward.
+
+    Paper: Lo & Patel, "Adaptive Batch Normalization Networks for Adversarial Robustness", AVSS 2024.
+
+    Threat model: none in training (clean clips only); robustness is claimed from the frozen substitute's
+    statistics, so evaluate it white-box through the substitute and the target.
+
+    Args:
+        align_weight: weight of the alignment loss, >= 0 (0: plain clean cross-entropy). Default: 0.0.
+        **kwargs: `Objective`'s (``label_smoothing``, ``eps_warmup_epochs``, ``attack_factory``).
+
+    Shape:
+        - input: ``x`` (N, 3, T, H, W) float clips in [0, 1], ``y`` (N,) int64 labels.
+        - output: `ObjectiveOutput` with a scalar ``loss`` and (N, num_classes) ``logits``.
+
+    Examples:
+        >>> objective = build_objective("abnn", align_weight=0.1)
+        >>> objective.start_epoch(abnn_model, epoch=0, seed=0)
+        >>> out = objective(abnn_model, x, y)
     """
 
     name = "abnn"
@@ -180,7 +231,31 @@ class AbnnObjective(Objective):
 
 
 class MixObjective(Objective):
-    """Goodfellow's adversarial training: ``mix * L(x) + (1 - mix) * L(x_adv)``."""
+    """Goodfellow's adversarial training: ``mix * L(x) + (1 - mix) * L(x_adv)``.
+
+    Method ``at``. Goodfellow et al. crafted ``x_adv`` with FGSM; here the attack is ``train.attack``, by default
+    `DEFAULT_TRAIN_ATTACK` (PGD-Linf, eps 4/255, 5 steps): give ``train.attack: {name: fgsm, eps: ...}`` for the
+    paper's FGSM mix.
+
+    Paper: Goodfellow, Shlens & Szegedy, "Explaining and Harnessing Adversarial Examples", ICLR 2015.
+
+    Threat model: trains against the white-box L-inf attack of ``train.attack``, crafted on the current model
+    in eval mode.
+
+    Args:
+        mix: weight of the clean loss, in [0, 1]. Default: 0.5.
+        **kwargs: `Objective`'s: ``attack_factory`` (required), ``label_smoothing``, ``eps_warmup_epochs``
+            (default 0).
+
+    Shape:
+        - input: ``x`` (N, 3, T, H, W) float clips in [0, 1], ``y`` (N,) int64 labels.
+        - output: `ObjectiveOutput` with a scalar ``loss`` and (N, num_classes) ``logits``.
+
+    Examples:
+        >>> objective = build_objective("at", attack_cfg={"name": "fgsm", "eps": 4 / 255}, mix=0.5)
+        >>> objective.start_epoch(model, epoch=0, seed=0)
+        >>> out = objective(model, x, y)
+    """
 
     name = "at"
     adversarial = True
@@ -213,7 +288,29 @@ class MixObjective(Objective):
 
 
 class PgdAtObjective(Objective):
-    """Madry's PGD adversarial training: the loss on adversarial examples only (eps warm-up by default)."""
+    """Madry's PGD adversarial training: the loss on adversarial examples only (eps warm-up by default).
+
+    Method ``pgd_at``: ``CE(f(x_adv), y)``; the logged training accuracy is adversarial accuracy.
+
+    Paper: Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018.
+
+    Threat model: trains against the white-box attack of ``train.attack``, by default `DEFAULT_TRAIN_ATTACK`
+    (PGD-Linf, eps 4/255, step 1/255, 5 steps), crafted on the current model in eval mode.
+
+    Args:
+        eps_warmup_epochs: linear eps (and step) warm-up: epoch e uses (e + 1) / eps_warmup_epochs of them
+            until 1; 0 disables it. Default: 5.
+        **kwargs: `Objective`'s: ``attack_factory`` (required), ``label_smoothing``.
+
+    Shape:
+        - input: ``x`` (N, 3, T, H, W) float clips in [0, 1], ``y`` (N,) int64 labels.
+        - output: `ObjectiveOutput` with a scalar ``loss`` and (N, num_classes) ``logits``.
+
+    Examples:
+        >>> objective = build_objective("pgd_at", attack_cfg={"eps": 8 / 255, "alpha": 2 / 255, "steps": 7})
+        >>> objective.start_epoch(model, epoch=0, seed=0)
+        >>> out = objective(model, x, y)
+    """
 
     name = "pgd_at"
     adversarial = True
@@ -229,13 +326,52 @@ class PgdAtObjective(Objective):
 
 
 class FeatureDenoiseObjective(PgdAtObjective):
-    """Xie et al.: PGD adversarial training of a model with feature-denoising blocks."""
+    """Xie et al.: PGD adversarial training of a model with feature-denoising blocks.
+
+    Method ``feature_denoise``: the `PgdAtObjective` loss, for a ``feature_denoise`` model (`feature_denoise`).
+
+    Paper: Xie et al., "Feature Denoising for Improving Adversarial Robustness", CVPR 2019.
+
+    Threat model: as ``pgd_at``: the white-box attack of ``train.attack`` (default PGD-Linf, eps 4/255, 5 steps).
+
+    Args:
+        eps_warmup_epochs: linear eps (and step) warm-up: epoch e uses (e + 1) / eps_warmup_epochs of them
+            until 1; 0 disables it. Default: 5.
+        **kwargs: `Objective`'s: ``attack_factory`` (required), ``label_smoothing``.
+
+    Shape:
+        - input: ``x`` (N, 3, T, H, W) float clips in [0, 1], ``y`` (N,) int64 labels.
+        - output: `ObjectiveOutput` with a scalar ``loss`` and (N, num_classes) ``logits``.
+
+    Examples:
+        >>> objective = build_objective("feature_denoise")
+    """
 
     name = "feature_denoise"
 
 
 class AlpObjective(MixObjective):
-    """Adversarial logit pairing: the AT mix plus ``alp_weight * mean ||f(x) - f(x_adv)||_2^2``."""
+    """Adversarial logit pairing: the AT mix plus ``alp_weight * mean ||f(x) - f(x_adv)||_2^2``.
+
+    Method ``alp``: ``mix * CE(f(x)) + (1 - mix) * CE(f(x_adv)) + alp_weight * mean_i ||f(x_i) - f(x_adv_i)||^2``
+    (squared L2 distance of the logits, summed over classes, averaged over the batch).
+
+    Paper: Kannan, Kurakin & Goodfellow, "Adversarial Logit Pairing", 2018.
+
+    Threat model: trains against the white-box attack of ``train.attack`` (default PGD-Linf, eps 4/255, 5 steps).
+
+    Args:
+        alp_weight: weight of the logit-pairing term. Default: 0.5.
+        **kwargs: `MixObjective`'s ``mix`` (default 0.5) and `Objective`'s: ``attack_factory`` (required),
+            ``label_smoothing``, ``eps_warmup_epochs`` (default 0).
+
+    Shape:
+        - input: ``x`` (N, 3, T, H, W) float clips in [0, 1], ``y`` (N,) int64 labels.
+        - output: `ObjectiveOutput` with a scalar ``loss`` and (N, num_classes) ``logits``.
+
+    Examples:
+        >>> objective = build_objective("alp", alp_weight=0.5, mix=0.5)
+    """
 
     name = "alp"
 
@@ -254,7 +390,30 @@ class TradesObjective(Objective):
     """TRADES: ``CE(f(x), y) + beta * KL(f(x) || f(x_adv))``; x_adv maximises the KL term by PGD-Linf.
 
     The inner maximisation is TRADES' own (its loss needs no labels), with eps, step and
-    iterations read from ``train.attack`` (``eps``, ``alpha``, ``steps``).
+    iterations read from ``train.attack`` (``eps``, ``alpha``, ``steps``). It starts at
+    ``x + 0.001 * N(0, 1)`` and runs in eval mode with the weights frozen; the outer KL is batch-mean.
+
+    Paper: Zhang et al., "Theoretically Principled Trade-off between Robustness and Accuracy", ICML 2019.
+
+    Threat model: trains against a white-box L-inf perturbation of radius ``eps`` (KL-maximising PGD);
+    ``train.attack``'s ``name`` is not used.
+
+    Args:
+        trades_beta: weight of the KL (robustness) term. Default: 6.0.
+        attack_params: the ``train.attack`` mapping over `DEFAULT_TRAIN_ATTACK`: ``eps`` (default 4/255),
+            ``alpha`` (default 1/255), ``steps`` (default 5); since the defaults hold ``alpha``, a
+            ``step_size`` key is never read. Default: None (the defaults).
+        **kwargs: `Objective`'s ``label_smoothing`` and ``eps_warmup_epochs`` (default 0; scales eps and
+            alpha).
+
+    Shape:
+        - input: ``x`` (N, 3, T, H, W) float clips in [0, 1], ``y`` (N,) int64 labels.
+        - output: `ObjectiveOutput` with a scalar ``loss`` and (N, num_classes) ``logits``.
+
+    Examples:
+        >>> objective = build_objective("trades", attack_cfg={"eps": 8 / 255, "alpha": 2 / 255}, trades_beta=6.0)
+        >>> objective.start_epoch(model, epoch=0, seed=0)
+        >>> out = objective(model, x, y)
     """
 
     name = "trades"
@@ -332,7 +491,25 @@ OBJECTIVES: dict[str, type[Objective]] = {
 def build_objective(method: str, *, attack_cfg: Mapping[str, Any] | None = None,
                     attack: AttackFactory | None = None, label_smoothing: float = 0.0,
                     **method_args: Any) -> Objective:
-    """The objective for ``train.method``; ``attack`` (a factory) overrides ``attack_cfg``."""
+    """The objective for ``train.method``; ``attack`` (a factory) overrides ``attack_cfg``.
+
+    Args:
+        method: a name of `METHODS` (``standard``, ``abnn``, ``at``, ``pgd_at``, ``alp``, ``trades``,
+            ``feature_denoise``); another raises ValueError.
+        attack_cfg: ``train.attack`` (see `attack_factory`; TRADES reads its ``eps``/``alpha``/``steps``).
+            Default: None (`DEFAULT_TRAIN_ATTACK`).
+        attack: an attack factory used instead of ``attack_cfg`` (methods that craft with an attack).
+            Default: None.
+        label_smoothing: label smoothing of the cross-entropy terms. Default: 0.0.
+        **method_args: ``train.method_args``, the method's own arguments (``mix``, ``alp_weight``,
+            ``trades_beta``, ``align_weight``, ``eps_warmup_epochs``); unknown ones raise ValueError.
+
+    Returns:
+        The `Objective`.
+
+    Examples:
+        >>> objective = build_objective("trades", attack_cfg={"eps": 4 / 255}, trades_beta=6.0)
+    """
     if method not in OBJECTIVES:
         raise ValueError(f"unknown train.method {method!r}; expected one of {', '.join(METHODS)}")
     cls = OBJECTIVES[method]

@@ -29,7 +29,24 @@ BPDA_CHOICES = ("auto", "none", "identity", "median", "standin")
 
 
 class TransformedModel(nn.Module):
-    """``model(transform(x))`` with the transform's gradient as autograd gives it (the naive view)."""
+    """``model(transform(x))`` with the transform's gradient as autograd gives it (the naive view).
+
+    Threat model: the module itself is the naive view: a non-differentiable transform passes a zero gradient
+    (what the gradient-masking audit must catch). Honest white-box attacks use `attack_view`: BPDA (identity
+    backward, or a differentiable stand-in) and EOT over a random transform's draws.
+
+    Args:
+        model: the classifier behind the transform (a registry model to be saved by name).
+        transform: the input transform (`build_transform`), applied with draw 0.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1].
+        - output: (N, num_classes) logits of ``model`` on the transformed clips.
+
+    Examples:
+        >>> defended = TransformedModel(create_model("tiny_r3d", 10), build_transform("jpeg"))
+        >>> adaptive = defended.attack_view(bpda="identity")
+    """
 
     def __init__(self, model: nn.Module, transform: InputTransform) -> None:
         super().__init__()
@@ -40,7 +57,20 @@ class TransformedModel(nn.Module):
 
     def attack_view(self, bpda: str = "auto", eot: int | None = None, seed: int = 0) -> AdaptiveView:
         """The view an adaptive attacker uses: ``bpda`` (auto: identity for non-differentiable transforms)
-        and ``eot`` draws (None: 8 for random transforms, 1 otherwise) from ``seed``."""
+        and ``eot`` draws (None: 8 for random transforms, 1 otherwise) from ``seed``.
+
+        Args:
+            bpda: backward pass of the transform: ``"auto"`` (``"none"`` for a differentiable transform,
+                ``"identity"`` otherwise), ``"none"`` (autograd's), ``"identity"``, ``"median"`` (a 3x3 median
+                filter's) or ``"standin"`` (the transform's differentiable stand-in: jpeg, codec). Default: "auto".
+            eot: draws of the transform averaged per forward, >= 1. Default: None (8 for random transforms,
+                else 1).
+            seed: offsets the draws (draw ``1 + 1000 * seed + j``), so attack restarts see other draws.
+                Default: 0.
+
+        Returns:
+            An `AdaptiveView` returning the mean over draws of the log-probabilities.
+        """
         if bpda not in BPDA_CHOICES:
             raise ValueError(f"bpda: expected one of {', '.join(BPDA_CHOICES)}, got {bpda!r}")
         if bpda == "auto":
@@ -63,7 +93,23 @@ def _naive(transform: InputTransform, x: Tensor, draw: int = 0) -> Tensor:
 
 
 class AdaptiveView(nn.Module):
-    """BPDA and EOT through a :class:`TransformedModel` (see the module docstring)."""
+    """BPDA and EOT through a :class:`TransformedModel` (see the module docstring).
+
+    Threat model: the adaptive white-box attacker: forward values are the transform's, the backward pass is
+    BPDA's (identity or a differentiable approximation), and with ``eot`` > 1 or a random transform the output
+    is the mean over draws of the log-probabilities (so its cross-entropy gradient is the mean of the draws').
+
+    Args:
+        inner: the defended model.
+        bpda: ``"none"``, ``"identity"``, ``"median"`` or ``"standin"`` (resolved by
+            `TransformedModel.attack_view`).
+        eot: draws per forward, >= 1.
+        seed: offsets the draws.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1].
+        - output: (N, num_classes) logits (eot == 1 and a deterministic transform) or mean log-probabilities.
+    """
 
     def __init__(self, inner: TransformedModel, bpda: str, eot: int, seed: int) -> None:
         super().__init__()
@@ -95,14 +141,49 @@ class AdaptiveView(nn.Module):
 @register_model("transformed", family="defense",
                 description="any registry model behind an input transformation (videoabnn.defenses.transforms)")
 def build_transformed(num_classes: int, model: Mapping[str, Any], transform: Mapping[str, Any]) -> TransformedModel:
-    """``model`` (``{"arch", "kwargs"}``) behind ``transform`` (a transform spec); what checkpoints rebuild."""
+    """``model`` (``{"arch", "kwargs"}``) behind ``transform`` (a transform spec); what checkpoints rebuild.
+
+    Registered as ``transformed``: `wrap_with_transform` records this spec, so `load_model` rebuilds a defended
+    checkpoint (the inner model's weights are in the state dict).
+
+    Paper: see the transform (`JPEGFrames`, `CodecReencode`, `RandomResizePad`, `TemporalShuffle`, `BitDepth`,
+    `MedianSmoothing`).
+
+    Weights: none of its own; the inner model's, from the checkpoint.
+
+    Threat model: as `TransformedModel`: the plain forward is the naive view; attacks through
+    ``attack_view`` use BPDA and EOT.
+
+    Args:
+        num_classes: size of the inner model's classification head; required, no default.
+        model: the inner model as ``{"arch": <registry name>, "kwargs": {<create_model arguments>}}``; required.
+        transform: the transform spec, a name or ``{"name": ..., <its arguments>}`` (`build_transform`);
+            required.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1], the sizes the inner model takes.
+        - output: (N, num_classes) logits.
+
+    Examples:
+        >>> model = create_model("transformed", 10, model={"arch": "tiny_r3d", "kwargs": {}},
+        ...                      transform={"name": "jpeg", "quality": 75})
+        >>> logits = model(torch.rand(2, 3, 8, 32, 32))
+    """
     inner = create_model(model["arch"], num_classes, **dict(model.get("kwargs") or {}))
     return TransformedModel(inner, build_transform(transform))
 
 
 def wrap_with_transform(model: nn.Module, spec: str | Mapping[str, Any] | None) -> nn.Module:
     """``model`` behind ``build_transform(spec)`` (``spec`` None: the model unchanged), with a registry spec
-    so that ``save_model`` writes a checkpoint ``load_model`` rebuilds."""
+    so that ``save_model`` writes a checkpoint ``load_model`` rebuilds.
+
+    Args:
+        model: the classifier to defend (its train/eval mode is kept).
+        spec: a transform spec (`build_transform`), or None.
+
+    Returns:
+        A `TransformedModel`, or ``model`` itself when ``spec`` is None.
+    """
     if spec is None:
         return model
     wrapped = TransformedModel(model, build_transform(spec))

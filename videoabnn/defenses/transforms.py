@@ -32,7 +32,17 @@ _TRANSFORMS: dict[str, type[InputTransform]] = {}
 
 
 def register_transform(name: str) -> Callable[[type], type]:
-    """Class decorator: make a transform buildable by name from a config mapping."""
+    """Class decorator: make a transform buildable by name from a config mapping.
+
+    Args:
+        name: the transform's name in `build_transform` specs and configs (``model.input_transform``).
+
+    Examples:
+        >>> @register_transform("invert")
+        ... class Invert(InputTransform):
+        ...     def apply_batch(self, x):
+        ...         return 1 - x
+    """
 
     def add(cls: type) -> type:
         cls.name = name
@@ -43,12 +53,24 @@ def register_transform(name: str) -> Callable[[type], type]:
 
 
 def list_transforms() -> list[str]:
+    """Sorted names of the registered input transforms."""
     return sorted(_TRANSFORMS)
 
 
 def build_transform(spec: str | Mapping[str, Any]) -> InputTransform:
     """A transform from ``"jpeg"`` or ``{"name": "jpeg", "quality": 50}``; unknown names or arguments
-    raise a ValueError naming the valid ones."""
+    raise a ValueError naming the valid ones.
+
+    Args:
+        spec: a registered name (`list_transforms`), or a mapping with ``name`` and the transform's
+            constructor arguments (what `InputTransform.spec` returns).
+
+    Returns:
+        The transform module.
+
+    Examples:
+        >>> t = build_transform({"name": "resize_pad", "min_scale": 0.8, "seed": 0})
+    """
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     name = spec.pop("name", None)
     if name not in _TRANSFORMS:
@@ -61,7 +83,20 @@ def build_transform(spec: str | Mapping[str, Any]) -> InputTransform:
 
 class InputTransform(nn.Module):
     """Base class: ``forward(x, draw=0)``; subclasses implement ``apply(clip, generator)`` per clip or
-    ``apply_batch`` for the whole batch."""
+    ``apply_batch`` for the whole batch.
+
+    A subclass sets ``differentiable`` (autograd may differentiate it) and ``random`` (it draws randomness)
+    and registers itself with `register_transform`. A random transform's generator is seeded per clip from
+    ``(seed, the clip's pixels, draw)``: deterministic under a seed, independent of the batch, fresh for a
+    changed clip. ``draw`` 0 is the defended model's; EOT attackers average over draws 1..k.
+
+    Args:
+        seed: seed of the transform's randomness (unused by deterministic transforms). Default: 0.
+
+    Shape:
+        - input: (N, C, T, H, W) float clips in [0, 1] (NCTHW; any other rank raises ValueError).
+        - output: the same shape, dtype and device, values in [0, 1].
+    """
 
     name = "transform"
     differentiable = True
@@ -106,7 +141,28 @@ def _to_uint8(clip: Tensor) -> Tensor:
 
 @register_transform("jpeg")
 class JPEGFrames(InputTransform):
-    """Every frame through JPEG at ``quality`` (Pillow's libjpeg, 4:2:0 chroma as most encoders)."""
+    """Every frame through JPEG at ``quality`` (Pillow's libjpeg, 4:2:0 chroma as most encoders).
+
+    Paper: Dziugaite et al., "A study of the effect of JPG compression on adversarial images", 2016; Das et al.,
+    "Keeping the Bad Guys Out: Protecting and Vaccinating Deep Learning with JPEG Compression", 2017; Guo et al.,
+    "Countering Adversarial Images using Input Transformations", ICLR 2018.
+
+    Threat model: non-differentiable and deterministic: autograd through it gives a zero gradient (what a
+    naive evaluation gets fooled by); white-box attacks use BPDA (``attack_view(bpda="auto")``: identity
+    backward) or the differentiable JPEG ``standin`` (`diff_jpeg`); EOT is not needed.
+
+    Args:
+        quality: JPEG quality, 1..100 (higher keeps more detail). Default: 75.
+        seed: unused (the transform is deterministic; kept for the common interface). Default: 0.
+
+    Shape:
+        - input: (N, C, T, H, W) float clips in [0, 1] (NCTHW; any other rank raises ValueError).
+        - output: the same shape, dtype and device, values in [0, 1].
+
+    Examples:
+        >>> jpeg = build_transform({"name": "jpeg", "quality": 50})
+        >>> out = jpeg(torch.rand(2, 3, 8, 32, 32))
+    """
 
     differentiable = False
 
@@ -139,7 +195,33 @@ class JPEGFrames(InputTransform):
 @register_transform("codec")
 class CodecReencode(InputTransform):
     """The clip encoded and decoded in memory with ``codec`` (h264 when PyAV has it, else mpeg4) at ``crf``
-    (h264) or ``qscale`` (mpeg4) quality."""
+    (h264) or ``qscale`` (mpeg4) quality.
+
+    Encoded with PyAV (libx264 ``preset=ultrafast, tune=zerolatency`` in Matroska, or MPEG-4 Part 2 in AVI) at
+    25 fps, yuv420p; odd frame sides are edge-padded for the encoder and cropped back.
+
+    Paper: none of its own: the video counterpart of the JPEG defense (Das et al. 2017; Guo et al., ICLR 2018),
+    the re-encoding every video pipeline applies.
+
+    Threat model: non-differentiable and deterministic: autograd through it gives a zero gradient; white-box
+    attacks use BPDA (``attack_view(bpda="auto")``: identity backward) or, for h264, the ``standin``
+    (`diff_h264` at ``crf``: per-frame DCT quantization, not a model of the codec); EOT is not needed.
+
+    Args:
+        codec: ``"auto"`` (h264 when this PyAV build has libx264, else mpeg4), ``"h264"`` (ValueError without
+            libx264) or ``"mpeg4"``. Default: "auto".
+        crf: h264 constant rate factor, 0..51 (lower keeps more detail). Default: 28.
+        qscale: mpeg4 quantizer scale, 1..31 (lower keeps more detail). Default: 8.
+        seed: unused (the transform is deterministic; kept for the common interface). Default: 0.
+
+    Shape:
+        - input: (N, C, T, H, W) float clips in [0, 1] (NCTHW; any other rank raises ValueError).
+        - output: the same shape, dtype and device, values in [0, 1].
+
+    Examples:
+        >>> codec = build_transform({"name": "codec", "codec": "h264", "crf": 23})
+        >>> out = codec(torch.rand(1, 3, 16, 112, 112))
+    """
 
     differentiable = False
 
@@ -202,7 +284,29 @@ def _pick_codec(codec: str) -> str:
 @register_transform("resize_pad")
 class RandomResizePad(InputTransform):
     """Rescale each clip's frames to a random side in [min_scale * S, S] (bilinear), then zero-pad at a
-    random offset back to S x S (Xie et al.'s randomization, per clip, same for all its frames)."""
+    random offset back to S x S (Xie et al.'s randomization, per clip, same for all its frames).
+
+    S is the clip's shorter side, min(H, W); the frames are resized to side x side (a non-square clip is also
+    squeezed) and padded back to H x W.
+
+    Paper: Xie et al., "Mitigating Adversarial Effects Through Randomization", ICLR 2018.
+
+    Threat model: random but differentiable (bilinear resize and padding): white-box attacks differentiate
+    through it and use EOT over its randomness (``attack_view``: 8 draws by default); the draw depends on
+    the clip's pixels, so a perturbed clip gets fresh randomness, as a deployed defense would.
+
+    Args:
+        min_scale: smallest side as a fraction of S, in (0, 1]. Default: 0.8.
+        seed: seed of the per-clip randomness. Default: 0.
+
+    Shape:
+        - input: (N, C, T, H, W) float clips in [0, 1] (NCTHW; any other rank raises ValueError).
+        - output: the same shape, dtype and device, values in [0, 1].
+
+    Examples:
+        >>> rp = build_transform({"name": "resize_pad", "min_scale": 0.9, "seed": 1})
+        >>> out = rp(torch.rand(2, 3, 8, 32, 32))
+    """
 
     random = True
 
@@ -228,7 +332,28 @@ class RandomResizePad(InputTransform):
 @register_transform("temporal_shuffle")
 class TemporalShuffle(InputTransform):
     """A random permutation of the frames; with ``window`` w, frames are shuffled only within
-    consecutive windows of w frames (local order of the action kept)."""
+    consecutive windows of w frames (local order of the action kept).
+
+    Paper: Hwang et al., "Temporal Shuffling for Defending Deep Action Recognition Models against Adversarial
+    Attacks", arXiv 2021.
+
+    Threat model: random but differentiable (a permutation: the gradient is permuted back): white-box attacks
+    differentiate through it and use EOT over its randomness (``attack_view``: 8 draws by default); the
+    draw depends on the clip's pixels.
+
+    Args:
+        window: frames per shuffling window, >= 2 (the last window may be shorter), or None to permute all the
+            frames of the clip. Default: None.
+        seed: seed of the per-clip randomness. Default: 0.
+
+    Shape:
+        - input: (N, C, T, H, W) float clips in [0, 1] (NCTHW; any other rank raises ValueError).
+        - output: the same shape, dtype and device, values in [0, 1].
+
+    Examples:
+        >>> shuffle = build_transform({"name": "temporal_shuffle", "window": 4})
+        >>> out = shuffle(torch.rand(2, 3, 16, 32, 32))
+    """
 
     random = True
 
@@ -250,7 +375,28 @@ class TemporalShuffle(InputTransform):
 
 @register_transform("bit_depth")
 class BitDepth(InputTransform):
-    """Quantize each value to ``bits`` bits (2**bits levels)."""
+    """Quantize each value to ``bits`` bits (2**bits levels).
+
+    ``round(x * (2**bits - 1)) / (2**bits - 1)``, per value.
+
+    Paper: Xu, Evans & Qi, "Feature Squeezing: Detecting Adversarial Examples in Deep Neural Networks", NDSS 2018.
+
+    Threat model: deterministic; its autograd gradient is zero almost everywhere, so it is marked
+    non-differentiable (a naive attack sees a zero gradient) and white-box attacks use BPDA with the identity
+    backward (``attack_view(bpda="auto")``); EOT is not needed.
+
+    Args:
+        bits: bits kept per value, 1..8. Default: 4.
+        seed: unused (the transform is deterministic; kept for the common interface). Default: 0.
+
+    Shape:
+        - input: (N, C, T, H, W) float clips in [0, 1] (NCTHW; any other rank raises ValueError).
+        - output: the same shape, dtype and device, values in [0, 1].
+
+    Examples:
+        >>> squeeze = build_transform({"name": "bit_depth", "bits": 3})
+        >>> out = squeeze(torch.rand(2, 3, 8, 32, 32))
+    """
 
     differentiable = False  # autograd's gradient of rounding is zero almost everywhere
 
@@ -270,7 +416,29 @@ class BitDepth(InputTransform):
 
 @register_transform("median")
 class MedianSmoothing(InputTransform):
-    """A ``size`` x ``size`` spatial median filter on every frame (reflect padding)."""
+    """A ``size`` x ``size`` spatial median filter on every frame (reflect padding).
+
+    Each channel of each frame separately; an even ``size`` pads one pixel more after than before.
+
+    Paper: Xu, Evans & Qi, "Feature Squeezing: Detecting Adversarial Examples in Deep Neural Networks", NDSS 2018.
+
+    Threat model: deterministic and differentiable (the gradient flows to the pixel each window selects), so
+    white-box attacks differentiate through it as it is (``attack_view(bpda="auto")`` uses no BPDA); EOT is not
+    needed.
+
+    Args:
+        size: side of the square window in pixels, >= 2 (``size // 2`` must be below H and W for the reflect
+            padding). Default: 3.
+        seed: unused (the transform is deterministic; kept for the common interface). Default: 0.
+
+    Shape:
+        - input: (N, C, T, H, W) float clips in [0, 1] (NCTHW; any other rank raises ValueError).
+        - output: the same shape, dtype and device, values in [0, 1].
+
+    Examples:
+        >>> median = build_transform({"name": "median", "size": 3})
+        >>> out = median(torch.rand(2, 3, 8, 32, 32))
+    """
 
     def __init__(self, size: int = 3, seed: int = 0) -> None:
         super().__init__(seed)

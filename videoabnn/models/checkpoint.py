@@ -40,7 +40,25 @@ def _check_serializable(value: Any, where: str) -> None:
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
-    """Atomically save a registry model with its arch, kwargs, weights, normalization and ``extra`` keys."""
+    """Atomically save a registry model with its arch, kwargs, weights, normalization and ``extra`` keys.
+
+    The checkpoint (``format: "videoabnn"``) holds what `create_model` recorded on the model, so
+    `load_model` rebuilds it by name without the original weight files.
+
+    Args:
+        model: a model built by `create_model` (or `load_model`); any other module raises ValueError.
+        path: file to write (written to a temporary file and renamed, so a crash leaves no partial file).
+        **extra: further entries stored beside the model (e.g. ``epoch``, ``config``); the names ``format``,
+            ``version``, ``arch``, ``kwargs``, ``num_classes``, ``state_dict`` and ``normalization`` are reserved.
+
+    Returns:
+        The path written.
+
+    Examples:
+        >>> model = create_model("tiny_r3d", num_classes=10)
+        >>> save_model(model, "tiny.pt", epoch=3)
+        >>> same = load_model("tiny.pt")
+    """
     spec = getattr(model, SPEC_ATTR, None)
     if not spec:
         raise ValueError("save_model: the model was not built by videoabnn.models.create_model, so it cannot be "
@@ -70,7 +88,25 @@ def load_checkpoint(path: str | os.PathLike, trusted: bool = False) -> dict[str,
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", trusted: bool = False) -> nn.Module:
-    """Rebuild a model saved by :func:`save_model` through the registry; returned in eval mode."""
+    """Rebuild a model saved by :func:`save_model` through the registry; returned in eval mode.
+
+    The architecture is rebuilt from the recorded name and arguments (an ABNN's substitute too, without its
+    original weight file), then every weight is loaded strictly from the checkpoint.
+
+    Args:
+        path: a videoabnn checkpoint written by `save_model`; third-party weight files raise `CheckpointError`
+            (load those with ``create_model(name, num_classes, pretrained=path)``).
+        map_location: device the returned model is moved to. Default: "cpu".
+        trusted: allow full unpickling of the file (only for files you trust); otherwise it is read with
+            ``torch.load(weights_only=True)``. Default: False.
+
+    Returns:
+        The model, in eval mode.
+
+    Examples:
+        >>> model = load_model("work_dirs/run/best.pt", map_location="cuda")
+        >>> logits = model(clips)
+    """
     ckpt = load_checkpoint(path, trusted=trusted)
     with weights_follow():  # the state dict below holds every weight (an ABNN's substitute too)
         model = create_model(ckpt["arch"], num_classes=int(ckpt["num_classes"]), **dict(ckpt["kwargs"]))

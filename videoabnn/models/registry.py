@@ -138,7 +138,27 @@ def create_model(name: str, num_classes: int, pretrained: str | None = None, **k
     weights were trained (an explicit ``mean``/``std`` wins, and either is recorded in the model's
     spec, so a saved checkpoint restores it). ``mean``/``std`` override the normalization and
     ``post_stage(stage_index, channels) -> nn.Module | None`` inserts a module after the stem
-    (index 0) and after each residual stage (1..4) of a backbone.
+    (index 0) and after each residual stage (1..4) of a backbone. The arguments are recorded on the
+    model (weight paths excepted), so `save_model` writes a checkpoint `load_model` rebuilds by name.
+
+    Args:
+        name: a registered model name (`list_models`); an unknown name lists the known ones.
+        num_classes: number of output classes, a positive int; no default.
+        pretrained: weights to load: a file path, a tag of `list_weights` (looked up in the torch hub cache's
+            ``checkpoints`` folder) or ``"tag:path"``; never downloaded. Default: None (random init).
+        **kwargs: the builder's own arguments (see each builder's docstring, e.g. ``shortcut``, ``dropout``),
+            plus, for backbones only: ``mean`` and ``std`` (3 floats each, on [0, 1] input; default: the
+            registered variant's or the weights'), and ``post_stage`` (a callable, see above; not saved by
+            `save_model`).
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1]; frames and crop the variant expects: `model_defaults`.
+        - output: (N, num_classes) logits.
+
+    Examples:
+        >>> model = create_model("resnext3d_101", num_classes=101)
+        >>> logits = model(torch.rand(2, 3, 16, 112, 112))
+        >>> model = create_model("resnet3d_18", 400, pretrained="kinetics400_2018", shortcut="A")
     """
     from videoabnn.models.classifier import VideoClassifier
     from videoabnn.models.stages import StagedBackbone

@@ -155,7 +155,82 @@ def _init_weights(module: nn.Module, conv_init: str = "kaiming_fan_out") -> None
 _RESNET_LAYERS = {10: [1, 1, 1, 1], 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3]}
 
 
+_HARA_PAPER = ('Hara, Kataoka & Satoh, "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs and ImageNet?", '
+               "CVPR 2018.")
+_RESNET_WEIGHTS = {
+    10: '``kinetics700_2020`` (r3d10_K_200ep.pth) and ``kinetics700_moments_2020`` (r3d10_KM_200ep.pth), both '
+        'trained with ``shortcut="B"``',
+    18: '``kinetics400_2018`` (resnet-18-kinetics.pth, ``shortcut="A"``), ``kinetics700_2020`` (r3d18_K_200ep.pth) '
+        'and ``kinetics700_moments_2020`` (r3d18_KM_200ep.pth), the 2020 ones with ``shortcut="B"``',
+    34: '``kinetics400_2018`` (resnet-34-kinetics.pth, ``shortcut="A"``), ``kinetics700_2020`` (r3d34_K_200ep.pth) '
+        'and ``kinetics700_moments_2020`` (r3d34_KM_200ep.pth), the 2020 ones with ``shortcut="B"``',
+    50: '``kinetics400_2018`` (resnet-50-kinetics.pth), ``kinetics700_2020`` (r3d50_K_200ep.pth) and '
+        '``kinetics700_moments_2020`` (r3d50_KM_200ep.pth), all with ``shortcut="B"``',
+    101: '``kinetics400_2018`` (resnet-101-kinetics.pth), ``kinetics700_2020`` (r3d101_K_200ep.pth) and '
+         '``kinetics700_moments_2020`` (r3d101_KM_200ep.pth), all with ``shortcut="B"``',
+}
+# The docstring of each loop-generated ``resnet3d_<depth>`` builder (the static text of the same template is the
+# docstring of ``_register_resnet``, which documentation tools read).
+_RESNET_DOC = """3D ResNet-{depth} of Hara et al.'s 3D-ResNets-PyTorch ({block} blocks, {layers} per stage).
+
+    Paper: {paper}
+
+    Weights: {weights} (local files, see `list_weights`; build with the ``shortcut`` the file was trained with).
+
+    Args:
+        num_classes: size of the classification head (``fc``); required, no default.
+        shortcut: residual shortcut of the blocks that change shape, ``"A"`` (parameter-free: strided identity
+            plus zero-padded channels) or ``"B"`` (1x1x1 conv + BN). Default: "{shortcut}".
+        width: channels of the stem and of the first stage's {width_of}; the stages use width x (1, 2, 4, 8).
+            Default: 64.
+        dropout: dropout probability before ``fc`` (0 disables it). Default: 0.0.
+        max_pool: keep the stem's 3x3x3 max pool (stride 2 in T, H and W). Default: True.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1] (normalized inside the `VideoClassifier` that
+          `create_model` wraps around this backbone); any T, H, W >= 1 (the head pools adaptively);
+          registry default 16 x 112 x 112.
+        - output: (N, num_classes) logits.
+
+    Examples:
+        >>> model = create_model("resnet3d_{depth}", num_classes=101)
+        >>> logits = model(torch.rand(2, 3, 16, 112, 112))
+    """
+
+
 def _register_resnet(depth: int) -> None:
+    """Register ``resnet3d_<depth>``: 3D ResNet-<depth> of Hara et al.'s 3D-ResNets-PyTorch (depth 10..101).
+
+    The registered builder ``resnet3d_<depth>(num_classes, shortcut, width, dropout, max_pool)`` gets this text as
+    its docstring, with the depth filled in (``_RESNET_DOC``). Depths 10, 18 and 34 use basic blocks
+    (layers 1-1-1-1, 2-2-2-2, 3-4-6-3) and default to shortcut ``"A"``; 50 and 101 use bottleneck blocks
+    (expansion 4; layers 3-4-6-3, 3-4-23-3) and default to shortcut ``"B"``.
+
+    Paper: Hara, Kataoka & Satoh, "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs and ImageNet?", CVPR 2018.
+
+    Weights: ``kinetics400_2018`` (depths 18, 34 with shortcut A; 50, 101 with B), ``kinetics700_2020`` and
+    ``kinetics700_moments_2020`` (every depth, shortcut B); local files, see `list_weights`.
+
+    Args:
+        depth: network depth, one of 10, 18, 34, 50, 101 (fixed by the registered name, not a builder argument).
+        num_classes: size of the classification head (``fc``); required, no default.
+        shortcut: residual shortcut of the blocks that change shape, ``"A"`` (parameter-free: strided identity
+            plus zero-padded channels) or ``"B"`` (1x1x1 conv + BN). Default: "A" for depth < 50, else "B".
+        width: channels of the stem and of the first stage's blocks (bottleneck: its inner width); the stages
+            use width x (1, 2, 4, 8). Default: 64.
+        dropout: dropout probability before ``fc`` (0 disables it). Default: 0.0.
+        max_pool: keep the stem's 3x3x3 max pool (stride 2 in T, H and W). Default: True.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1] (normalized inside the `VideoClassifier` that
+          `create_model` wraps around this backbone); any T, H, W >= 1 (the head pools adaptively);
+          registry default 16 x 112 x 112.
+        - output: (N, num_classes) logits.
+
+    Examples:
+        >>> model = create_model("resnet3d_18", num_classes=101)
+        >>> logits = model(torch.rand(2, 3, 16, 112, 112))
+    """
     bottleneck = depth >= 50
     default_shortcut = "B" if bottleneck else "A"
 
@@ -169,6 +244,10 @@ def _register_resnet(depth: int) -> None:
                              stem=HaraStem(width, max_pool=max_pool), dropout=dropout)
 
     build.__name__ = build.__qualname__ = f"build_resnet3d_{depth}"
+    build.__doc__ = _RESNET_DOC.format(
+        depth=depth, block="bottleneck" if bottleneck else "basic", layers="-".join(map(str, _RESNET_LAYERS[depth])),
+        paper=_HARA_PAPER, weights=_RESNET_WEIGHTS[depth], shortcut=default_shortcut,
+        width_of="blocks' inner width (expansion 4)" if bottleneck else "blocks")
 
 
 for _depth in _RESNET_LAYERS:
@@ -178,7 +257,34 @@ for _depth in _RESNET_LAYERS:
 @register_model("resnext3d_101", frames=16, crop=112, mean=HARA_MEAN, std=HARA_STD, family="resnet3d")
 def build_resnext3d_101(num_classes: int, cardinality: int = 32, shortcut: str = "B", dropout: float = 0.0,
                         max_pool: bool = True) -> StagedBackbone:
-    """3D ResNeXt-101 (Hara et al.), cardinality 32, bottleneck width = planes, expansion 2."""
+    """3D ResNeXt-101 (32x4d) of Hara et al.'s 3D-ResNets-PyTorch, the ABNN paper's target network.
+
+    Bottleneck blocks (layers 3-4-23-3, planes 128-256-512-1024, expansion 2) whose 3x3x3 convolution is grouped
+    into ``cardinality`` groups; stem: 64-channel 7x7x7 convolution.
+
+    Paper: Hara, Kataoka & Satoh, "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs and ImageNet?", CVPR 2018.
+
+    Weights: ``kinetics400_2018`` (resnext-101-kinetics.pth, ``shortcut="B"``; local file, see `list_weights`).
+
+    Args:
+        num_classes: size of the classification head (``fc``); required, no default.
+        cardinality: groups of each block's 3x3x3 convolution; its width is 4 x cardinality channels in the first
+            stage (doubling per stage). Default: 32.
+        shortcut: residual shortcut of the blocks that change shape, ``"A"`` (parameter-free: strided identity
+            plus zero-padded channels) or ``"B"`` (1x1x1 conv + BN). Default: "B".
+        dropout: dropout probability before ``fc`` (0 disables it). Default: 0.0.
+        max_pool: keep the stem's 3x3x3 max pool (stride 2 in T, H and W). Default: True.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1] (normalized inside the `VideoClassifier` that
+          `create_model` wraps around this backbone); any T, H, W >= 1 (the head pools adaptively);
+          registry default 16 x 112 x 112.
+        - output: (N, num_classes) logits.
+
+    Examples:
+        >>> model = create_model("resnext3d_101", num_classes=101)
+        >>> logits = model(torch.rand(2, 3, 16, 112, 112))
+    """
     return hara_backbone(num_classes, block="bottleneck", layers=_RESNET_LAYERS[101],
                          planes=[128, 256, 512, 1024], shortcut=shortcut, groups=cardinality, expansion=2,
                          mid_ratio=cardinality * (128 // 32) / 128, stem=HaraStem(64, max_pool=max_pool),
@@ -188,7 +294,33 @@ def build_resnext3d_101(num_classes: int, cardinality: int = 32, shortcut: str =
 @register_model("wide_resnet3d_50", frames=16, crop=112, mean=HARA_MEAN, std=HARA_STD, family="resnet3d")
 def build_wide_resnet3d_50(num_classes: int, k: int = 2, shortcut: str = "B", dropout: float = 0.0,
                            max_pool: bool = True) -> StagedBackbone:
-    """3D Wide ResNet-50 (Hara et al.), widening factor k (bottleneck width 64k per first stage)."""
+    """3D Wide ResNet-50 of Hara et al.'s 3D-ResNets-PyTorch (WRN-50, widening factor ``k``).
+
+    Bottleneck blocks (layers 3-4-6-3, inner width 64k-128k-256k-512k, expansion 2); stem: 64-channel 7x7x7
+    convolution.
+
+    Paper: Hara, Kataoka & Satoh, "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs and ImageNet?", CVPR 2018.
+
+    Weights: ``kinetics400_2018`` (wideresnet-50-kinetics.pth, ``shortcut="B"``; local file, see `list_weights`).
+
+    Args:
+        num_classes: size of the classification head (``fc``); required, no default.
+        k: widening factor of the blocks' inner width (64k channels in the first stage). Default: 2.
+        shortcut: residual shortcut of the blocks that change shape, ``"A"`` (parameter-free: strided identity
+            plus zero-padded channels) or ``"B"`` (1x1x1 conv + BN). Default: "B".
+        dropout: dropout probability before ``fc`` (0 disables it). Default: 0.0.
+        max_pool: keep the stem's 3x3x3 max pool (stride 2 in T, H and W). Default: True.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1] (normalized inside the `VideoClassifier` that
+          `create_model` wraps around this backbone); any T, H, W >= 1 (the head pools adaptively);
+          registry default 16 x 112 x 112.
+        - output: (N, num_classes) logits.
+
+    Examples:
+        >>> model = create_model("wide_resnet3d_50", num_classes=101)
+        >>> logits = model(torch.rand(2, 3, 16, 112, 112))
+    """
     return hara_backbone(num_classes, block="bottleneck", layers=_RESNET_LAYERS[50],
                          planes=[64 * k, 128 * k, 256 * k, 512 * k], shortcut=shortcut, expansion=2,
                          stem=HaraStem(64, max_pool=max_pool), dropout=dropout)

@@ -31,8 +31,32 @@ def build_tiny_r3d(num_classes: int, width: int = 16, depth: int = 1, shortcut: 
                    dropout: float = 0.0) -> StagedBackbone:
     """Tiny 3D ResNet: widths w/2w/4w/8w, ``depth`` basic blocks per stage, for 8x32x32 clips.
 
-    Convolutions keep PyTorch's default init: with Hara's kaiming fan-out init this network fitted the
-    synthetic motion classes several times slower (10 epochs: 15% vs 84% test accuracy).
+    A Hara-style 3D ResNet (basic blocks, 3x3x3 stem with spatial stride 2, no max pool) for CPU work: the
+    tests, the synthetic study and the default ABNN substitute and target. Convolutions keep PyTorch's default
+    init: with Hara's kaiming fan-out init this network fitted the synthetic motion classes several times slower
+    (10 epochs: 15% vs 84% test accuracy).
+
+    Paper: none of its own; a scaled-down 3D ResNet after Hara, Kataoka & Satoh, CVPR 2018.
+
+    Weights: none released (train it: ``videoabnn-train``).
+
+    Args:
+        num_classes: size of the classification head (``fc``); required, no default.
+        width: channels of the stem and first stage, w; the stages use w x (1, 2, 4, 8); >= 1. Default: 16.
+        depth: basic blocks per stage; >= 1. Default: 1.
+        shortcut: residual shortcut of the blocks that change shape, ``"A"`` (parameter-free: strided identity
+            plus zero-padded channels) or ``"B"`` (1x1x1 conv + BN). Default: "B".
+        dropout: dropout probability before ``fc`` (0 disables it). Default: 0.0.
+
+    Shape:
+        - input: (N, 3, T, H, W) float in [0, 1] (normalized inside the `VideoClassifier` that
+          `create_model` wraps around this backbone, mean/std 0.45/0.225); any T, H, W >= 1 (the head pools
+          adaptively); registry default 8 x 32 x 32.
+        - output: (N, num_classes) logits.
+
+    Examples:
+        >>> model = create_model("tiny_r3d", num_classes=10)
+        >>> logits = model(torch.rand(2, 3, 8, 32, 32))
     """
     if width < 1 or depth < 1:
         raise ValueError(f"tiny_r3d: width and depth must be >= 1, got width={width} depth={depth}")

@@ -1,7 +1,8 @@
-"""Put a study's headline results into the project README, between marker comments.
+"""Publish a study's results into the project's Markdown files, between marker comments.
 
-The README's results section is written by the study itself (``study.readme`` in the config), from
-the same result files as the report, so the numbers shown there always come from a real run.
+Written by the study itself (``study.readme`` in the config), from the same result files as the report,
+so every number shown there comes from a real run: the full tables, claims and physical rows go into the
+results page (``study.readme.results``, ``docs/results.md``), a short headline table into the README.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from pathlib import Path
 from videoabnn.report.reading import HOLDS, claims
 from videoabnn.report.study_report import build_document, find_results
 from videoabnn.report.tables import (
+    _budget_cell,
     acc_cell,
     attack_threat,
     base_attack_id,
+    budgets,
+    find_reference,
+    flops_ratio,
+    headline_budget,
     markdown_table,
+    model_name,
     physical_table,
     results_table,
     worst_case,
@@ -26,23 +33,58 @@ from videoabnn.report.tables import (
 from videoabnn.utils.io import atomic_write_text
 
 MARKER = "STUDY-RESULTS"
+HEADLINE_MARKER = "STUDY-HEADLINE"
 
 
 def _block(marker: str) -> re.Pattern:
     return re.compile(rf"<!-- {marker} -->.*?(<!-- /{marker} -->|$)", re.S)
 
 
-def readme_section(study_dir: Path, image_rel: str, meta: Mapping) -> str:
-    """Markdown for the README: machine and duration, results table, claims table, one plot."""
-    results = find_results(study_dir, meta.get("models"))
+def _run_line(meta: Mapping) -> str:
+    """Which run wrote the numbers: profile, seeds, machine and stage time."""
     minutes = float(meta.get("total_seconds") or 0) / 60
-    machine = meta.get("machine") or "unknown machine"
     seeds = meta.get("seeds") or [meta.get("seed", 0)]
-    lines = [
-        "## Results of `make demo-full`",
+    return (f"Written by the last run of `make demo-full` (profile `{meta.get('profile', 'full')}`, seeds "
+            f"{', '.join(map(str, seeds))}) on {meta.get('machine') or 'unknown machine'}, whose stages took "
+            f"{minutes:.1f} min in all")
+
+
+def headline_table(results: list[dict]) -> str:
+    """A handful of columns: clean, the worst case within the protocol's Linf ball per threat model, cost."""
+    ball = headline_budget(results)
+    ref = find_reference(results)
+    threats = [t for t in ("white", "transfer", "gray") if any(ball in budgets(r, t) for r in results)] if ball else []
+    titles = {"white": "white-box", "transfer": "transfer", "gray": "gray-box"}
+    header = ["model", "clean", *[f"{titles[t]}, worst {ball}" for t in threats], "train FLOPs / abnn"]
+    rows = []
+    for res in results:
+        cells = [_budget_cell(res, t, ball) for t in threats]
+        ratio = flops_ratio(res, ref)
+        rows.append([model_name(res), acc_cell(res, "clean.clip_acc", res["clean"]["clip_acc"]), *cells,
+                     "–" if ratio is None else f"{ratio:.2f}x"])
+    return markdown_table(header, rows, ["l"] + ["r"] * (len(header) - 1))
+
+
+def headline_section(study_dir: Path, results_link: str, meta: Mapping) -> str:
+    """Markdown for the README: one short table and a link to the full results."""
+    results = find_results(study_dir, meta.get("models"))
+    return "\n".join([
+        f"{_run_line(meta)}. Clip accuracy in % on the synthetic test split, mean ± std over the seeds; every "
+        "model starts from the same pretrained weights; white-box attacks differentiate through everything the "
+        f"model computes. Every table, the paper's claims and the physical rows: [results]({results_link}).",
         "",
-        f"Written by the last run of `make demo-full` (profile `{meta.get('profile', 'full')}`, seeds "
-        f"{', '.join(map(str, seeds))}) on {machine}, whose stages took {minutes:.1f} min in all; the complete "
+        headline_table(results),
+        "",
+    ])
+
+
+def readme_section(study_dir: Path, image_rel: str, meta: Mapping) -> str:
+    """Markdown for the results page: machine and duration, results table, claims table, one plot."""
+    results = find_results(study_dir, meta.get("models"))
+    lines = [
+        "## The robustness study (`make demo-full`)",
+        "",
+        f"{_run_line(meta)}; the complete "
         "report with every threat model, the audit, example frames and settings is `work_dirs/study/report.md`. "
         "Clip accuracy in % on a class-stratified subset of the synthetic test split, mean ± standard "
         "deviation over the seeds; every model starts from the same pretrained weights and its checkpoint "
@@ -99,22 +141,31 @@ def replace_marker_block(readme: str | os.PathLike, marker: str, body: str) -> P
     return atomic_write_text(readme, _block(marker).sub(lambda _: section, text, count=1))
 
 
+def _relative(target: Path, start: Path) -> str:
+    """``target`` relative to the folder of ``start``, with forward slashes (a Markdown link)."""
+    return os.path.relpath(target, start.parent).replace(os.sep, "/")
+
+
 def update_readme(study_dir: str | os.PathLike, readme: str | os.PathLike, image_dir: str | os.PathLike,
-                  plot: str = "acc_vs_eps.png", marker: str = MARKER) -> Path:
-    """Replace the ``<!-- marker -->`` ... ``<!-- /marker -->`` block of ``readme`` with the study's results."""
+                  plot: str = "acc_vs_eps.png", marker: str = MARKER, results: str | os.PathLike | None = None) -> Path:
+    """Publish the study: with ``results`` (a Markdown page), its ``<!-- STUDY-RESULTS -->`` block gets the full
+    section and the README's ``<!-- STUDY-HEADLINE -->`` block the headline table; without, the README's
+    ``<!-- marker -->`` block gets the full section. Returns the README's path."""
     from videoabnn.utils.io import read_json
 
     study_dir, readme, image_dir = Path(study_dir), Path(readme), Path(image_dir)
-    text = readme.read_text()
-    if f"<!-- {marker} -->" not in text:
-        raise ValueError(f"{readme}: no '<!-- {marker} -->' marker to put the study results at")
+    page = Path(results) if results is not None else readme
+    for path, mark in ((page, marker), (readme, HEADLINE_MARKER if results is not None else marker)):
+        if f"<!-- {mark} -->" not in path.read_text():
+            raise ValueError(f"{path}: no '<!-- {mark} -->' marker to put the study results at")
     build_document(study_dir)  # draws the plots from the result files
     source = study_dir / "plots" / plot
     if not source.is_file():
-        raise FileNotFoundError(f"{source}: the study has no plot {plot!r} to show in the README")
+        raise FileNotFoundError(f"{source}: the study has no plot {plot!r} to show in the results")
     image_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, image_dir / plot)
     meta = read_json(study_dir / "study.json") if (study_dir / "study.json").is_file() else {}
-    image_rel = os.path.relpath(image_dir / plot, readme.parent).replace(os.sep, "/")
-    section = f"<!-- {marker} -->\n{readme_section(study_dir, image_rel, meta)}<!-- /{marker} -->"
-    return atomic_write_text(readme, _block(marker).sub(lambda _: section, text, count=1))
+    replace_marker_block(page, marker, readme_section(study_dir, _relative(image_dir / plot, page), meta))
+    if results is not None:
+        replace_marker_block(readme, HEADLINE_MARKER, headline_section(study_dir, _relative(page, readme), meta))
+    return readme

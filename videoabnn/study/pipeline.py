@@ -206,13 +206,14 @@ def _digest(path: str | Path | None) -> str | None:
 
 
 def publish_to_readme(cfg: Mapping) -> Path | None:
-    """Write the headline results into the README when ``study.readme`` asks for it (the default profile)."""
+    """Publish the results (full section into ``study.readme.results``, the headline table into the README) when
+    ``study.readme`` asks for it (the ``full`` profile)."""
     target = steps.section(cfg, "readme")
     if not target:
         return None
     from videoabnn.report.readme import update_readme
 
-    return update_readme(steps.work_dir(cfg), target["path"], target["images"])
+    return update_readme(steps.work_dir(cfg), target["path"], target["images"], results=target.get("results"))
 
 
 def _standard_checkpoint(cfg: Mapping, trained: Mapping[str, dict]) -> Path | None:
