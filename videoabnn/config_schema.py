@@ -279,6 +279,7 @@ class Fidelity(Section):
     models: dict[str, DottedOverrides | None] = {}
     clips_per_video: PosInt | None = None
     pipelines: dict[str, FidelityPipeline] = Field(min_length=1)
+    publish: str | None = None  # a results page whose FIDELITY-RESULTS block gets this section (docs/results.md)
 
 
 class CleanGap(Section):
@@ -291,6 +292,7 @@ class CleanGap(Section):
     gray_attacks: list[str | AttackSpec] = []
     headline: str = "pgd_linf_4_20"
     budget: str = "linf 4/255"
+    publish: str | None = None  # a results page whose CLEAN-GAP-RESULTS block gets this section (docs/results.md)
 
 
 class Study(Section):

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "for a videoabnn checkpoint")
     p.add_argument("--pretrained", default=None, help="weights tag (e.g. kinetics400), tag:path, a weights file, or "
                    "a videoabnn checkpoint")
-    p.add_argument("--num-classes", type=int_in(2), default=None, help="classes of a weights file of unknown release")
+    p.add_argument("--num-classes", type=int_in(2), default=None, help="classes of a weights file of unknown release (>= 2)")
     p.add_argument("--classes", default=None, type=existing_file("a text file with one class name per line"),
                    help="text file with one class name per line (default: the release's names, else class indices)")
     p.add_argument("--label", default=None, help="class name or index to attack (default: the clean top-1)")

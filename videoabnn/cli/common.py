@@ -4,6 +4,7 @@ user errors as one ``error:`` line (exit 2) while internal errors keep their tra
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -129,19 +130,37 @@ def existing_dir(what: str = "a folder") -> Callable[[str], str]:
     return parse_dir
 
 
-def output_dir(text: str) -> str:
-    """An argparse type: a folder to write into: an existing folder, or a path where one can be created
-    (neither it nor any existing folder above it is a file)."""
+def folder_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be a folder to write into (it, or an existing path above it, is a file), else None."""
     from pathlib import Path
 
-    path = Path(text)
+    path = Path(path)
     for above in (path, *path.parents):
         if above.exists():
-            if not above.is_dir():
-                where = "is a file" if above == path else f"{above} is a file"
-                raise argparse.ArgumentTypeError(f"{text}: {where}, expected a folder (or a path to create one at)")
-            break
+            if above.is_dir():
+                return None
+            where = "is a file" if above == path else f"{above} is a file"
+            return f"{where}, expected a folder (or a path to create one at)"
+    return None
+
+
+def output_dir(text: str) -> str:
+    """An argparse type: a folder to write into: an existing folder, or a path where one can be created."""
+    problem = folder_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
     return text
+
+
+def check_work_dir(cfg) -> None:
+    """The config's ``work_dir`` (default ``work_dirs/<name>``) can be a folder: a ConfigError now, not an
+    OSError once the tool writes its first file."""
+    from videoabnn.config import ConfigError
+
+    work_dir = cfg.get("work_dir") or f"work_dirs/{cfg.get('name')}"
+    problem = folder_problem(str(work_dir))
+    if problem:
+        raise ConfigError(f"work_dir: {work_dir}: {problem}")
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from videoabnn.cli.common import apply_config_threads, parse, run_tool
+from videoabnn.cli.common import apply_config_threads, check_work_dir, parse, run_tool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: study.patch_study: missing (see configs/patch_study/synthetic.yaml)")
     if not cfg.get("work_dir"):
         cfg["work_dir"] = f"work_dirs/{cfg['name']}"
+    check_work_dir(cfg)
     _check_checkpoints(cfg["study"]["patch_study"], bool(args.checkpoints))
     apply_config_threads(cfg)
     paths = run_patch_study(cfg)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from videoabnn.cli.common import parse, run_tool
+from videoabnn.cli.common import check_work_dir, parse, run_tool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
 
     profile = "quick" if args.quick else "large" if args.large else "full" if args.full else "default"
     cfg = load_study_config(args.config, profile, args.overrides)
+    check_work_dir(cfg)
     if args.report_only:
         work = Path(cfg["work_dir"])
         if all((work / "seeds" / str(s) / "results").is_dir() for s in seeds(cfg)):

@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from videoabnn.cli.common import apply_config_threads, output_dir, parse, run_tool
+from videoabnn.cli.common import apply_config_threads, check_work_dir, output_dir, parse, run_tool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +43,8 @@ def _run(args: argparse.Namespace) -> int:
     config, checkpoint = _config_and_checkpoint(args.paths)
     _check_checkpoint_file(checkpoint)
     setup = eval_setup(checkpoint, config, args.overrides)
+    if setup.eval_root is None and args.out_dir is None:  # results go below work_dir
+        check_work_dir(setup.cfg)
     apply_config_threads(setup.cfg)
     try:
         results = evaluate(setup.cfg, checkpoint, attacks=args.attacks, threat_models=args.threat_models,

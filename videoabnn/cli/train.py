@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from videoabnn.cli.common import apply_config_threads, parse, run_tool
+from videoabnn.cli.common import apply_config_threads, check_work_dir, parse, run_tool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,9 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from videoabnn.config import load_config
     from videoabnn.engine import train
+    from videoabnn.engine.attack_specs import EvaluationError, resolve_attacks
     from videoabnn.engine.distributed import cleanup
 
     cfg = load_config(args.config, args.overrides)
+    check_work_dir(cfg)
+    try:  # unused by training, but saved with the run for videoabnn-test: a typo is named now, not after training
+        resolve_attacks(cfg)
+    except EvaluationError as err:
+        text = str(err)
+        raise EvaluationError(text if text.startswith("eval.") else f"eval.attacks: {text}") from err
     apply_config_threads(cfg)
     try:
         run_dir = train(cfg, resume=args.resume)

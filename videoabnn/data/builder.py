@@ -59,6 +59,24 @@ def build_dataset(data_cfg: Mapping[str, Any], train: bool | None = None, seed: 
     Keys missing from ``data_cfg`` take their defaults from ``videoabnn/defaults.yaml``. ``seed``:
     fixes training clips per (seed, epoch, index) (see ``VideoDataset.set_epoch``); None follows
     torch's RNG, which ``seed_everything`` and the DataLoader seed.
+
+    Args:
+        data_cfg: the ``data`` config section (``name``: synthetic, ucf101, hmdb51 or listfile; ``root``;
+            ``split``; clip and crop settings); missing keys take their ``defaults.yaml`` values. A synthetic
+            set is generated into ``root`` first when ``data.synthetic.generate`` is true.
+        train: with ``split`` None: True for ``"train"``, else ``"test"``. Default: None (``"test"``).
+        seed: training clips per (seed, epoch, index); None: torch's RNG. Default: None.
+        split: ``"train"``, ``"val"`` or ``"test"``; overrides ``train``. Default: None.
+
+    Returns:
+        The `VideoDataset` (a `UCF101`, `HMDB51` or `ListFileDataset`, or a subset of one for train/val).
+
+    Shape:
+        - item: ``{"clip": (C, T, H, W) float in [0, 1], "label": int, "video": int}``.
+
+    Examples:
+        >>> train = build_dataset({"name": "ucf101", "root": "data/ucf101", "frames": 16, "crop": 112,
+        ...                        "short_side": 128}, split="train", seed=0)
     """
     split = split or ("train" if train else "test")
     if split not in SPLITS:

@@ -96,6 +96,52 @@ class VideoDataset(Dataset):
     repeat_last | error; ``backend``: auto | decord | pyav; ``cache_dir``: decoded-frame cache;
     ``max_videos``: keep N videos spread evenly over the list; ``flip``: random horizontal flip when
     training; ``seed``: fixed training clips per (seed, epoch, index), None follows torch's RNG.
+
+    Training: one random clip per video and index (random crop, optional flip). Testing: ``clips_per_video``
+    uniformly spaced clips x (3 crops along the long side, or the centre crop) per video, all decoded once.
+    Building stats every file; missing or empty ones are an error unless ``skip_unreadable``.
+
+    Args:
+        videos: ``(path, label)`` pairs, labels 0-based indices into ``classes``.
+        classes: class names, in label order.
+        train: training sampling (random clip, crop and flip) or test sampling. Default: True.
+        frames: frames per clip, >= 1. Default: 8.
+        stride: temporal step between a clip's frames (in video frames), >= 1. Default: 1.
+        short_side: resize every frame so its short side has this many pixels (bilinear, antialiased) before
+            cropping; None keeps the decoded size. Default: 36.
+        crop: side of the square crop in pixels, at most the resized short side; None: the whole frame.
+            Default: 32.
+        clips_per_video: test-time temporal clips per video, uniformly spaced, >= 1 (1 when training).
+            Default: 1.
+        three_crop: test time: 3 spatial crops per clip (start, centre, end of the long side) instead of the
+            centre crop. Default: False.
+        short_video: videos shorter than a clip: ``"loop"`` (indices wrap around), ``"repeat_last"`` (the last
+            frame repeats) or ``"error"``. Default: "loop".
+        backend: decoder, ``"auto"`` (= pyav), ``"pyav"`` or ``"decord"`` (both exact). Default: "auto".
+        cache_dir: folder of a decoded-frame cache at the resized resolution (epoch 2+ skips decoding).
+            Default: None (no cache).
+        skip_unreadable: probe every video (decode to the end) and leave out the unreadable ones, recorded in
+            ``skipped``; False: a missing or empty file is an error. Default: False.
+        max_unreadable: with ``skip_unreadable``: the largest fraction of the list that may be unreadable
+            before `UnreadableVideosError`. Default: 0.05.
+        max_videos: keep only this many videos, spread evenly over the list (smoke tests). Default: None (all).
+        flip: random horizontal flip when training (off for the synthetic set, whose left/right motions are
+            classes). Default: True.
+        seed: fixes training clips per (seed, epoch, index) (call `set_epoch` each epoch); None follows
+            torch's RNG (seeded per DataLoader worker). Default: None.
+        probe_workers: threads probing videos with ``skip_unreadable``. Default: 4.
+
+    Shape:
+        - item: ``{"clip": (C, T, H, W) float in [0, 1], "label": int, "video": int}``; C = 3, T = ``frames``,
+          H = W = ``crop`` (None: the resized frame); ``video`` indexes ``videos`` (test items of one video
+          share it: ``video = index // clips_per_video``).
+        - length: videos x ``clips_per_video`` (temporal clips x 3 crops at test time, 1 when training).
+
+    Examples:
+        >>> ds = VideoDataset([("a.avi", 0), ("b.avi", 1)], ["run", "walk"], frames=16, short_side=128, crop=112)
+        >>> item = ds[0]
+        >>> item["clip"].shape
+        torch.Size([3, 16, 112, 112])
     """
 
     def __init__(

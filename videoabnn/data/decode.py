@@ -428,5 +428,21 @@ def quiet_libav() -> None:
 
 
 def open_video(path: str | os.PathLike, backend: str = "auto") -> VideoReader:
-    """Open ``path`` with ``backend``: ``pyav`` (also what ``auto`` means) or ``decord``; both exact."""
+    """Open ``path`` with ``backend``: ``pyav`` (also what ``auto`` means) or ``decord``; both exact.
+
+    Exact: frame i is the i-th decoded frame (sequential decoding, no seeking by timestamp).
+
+    Args:
+        path: the video file; missing or empty files raise `VideoDecodeError`.
+        backend: ``"auto"`` (= ``"pyav"``), ``"pyav"`` or ``"decord"`` (ImportError when not installed).
+            Default: "auto".
+
+    Returns:
+        A `VideoReader` (a context manager): ``len()``, ``fps``, ``get_frames(indices)`` -> uint8
+        (T, H, W, 3) RGB, ``read_all()``.
+
+    Examples:
+        >>> with open_video("v_ApplyEyeMakeup_g01_c01.avi") as reader:
+        ...     frames = reader.get_frames([0, 1, 2])
+    """
     return DecordReader(path) if resolve_backend(backend) == "decord" else PyAVReader(path)

@@ -49,6 +49,33 @@ class HMDB51(VideoDataset):
     """HMDB51 split ``split`` (1-3); ``root`` holds ``hmdb51_org/`` and ``testTrainMulti_7030_splits/``.
 
     ``video_dir`` / ``list_dir`` override those two folders (absolute, or relative to ``root``).
+    Each ``<class>_test_split<N>.txt`` tags its clips 1 (train), 2 (test) or 0 (unused); classes are the split
+    files' class names, sorted, label = index.
+
+    Paper: Kuehne et al., "HMDB: A Large Video Database for Human Motion Recognition", ICCV 2011.
+
+    Args:
+        root: folder holding ``video_dir`` and ``list_dir``.
+        split: official split, 1, 2 or 3. Default: 1.
+        train: the clips tagged 1 (training sampling) or 2 (test sampling). Default: True.
+        video_dir: the videos' folder (``<class>/<clip>.avi``), absolute or relative to ``root``.
+            Default: "hmdb51_org".
+        list_dir: the split files' folder (``<class>_test_split<N>.txt``).
+            Default: "testTrainMulti_7030_splits".
+        **kwargs: `VideoDataset` options: ``frames`` (8), ``stride`` (1), ``short_side`` (36), ``crop`` (32),
+            ``clips_per_video`` (1), ``three_crop`` (False), ``short_video`` ("loop"), ``backend`` ("auto"),
+            ``cache_dir``, ``skip_unreadable`` (False), ``max_unreadable`` (0.05), ``max_videos``, ``flip`` (True),
+            ``seed``, ``probe_workers`` (4).
+
+    Shape:
+        - item: ``{"clip": (C, T, H, W) float in [0, 1], "label": int, "video": int}``; C = 3, T = ``frames``,
+          H = W = ``crop`` (None: the resized frame); ``video`` indexes ``videos`` (test items of one video
+          share it: ``video = index // clips_per_video``).
+        - length: videos x ``clips_per_video`` (temporal clips x 3 crops at test time, 1 when training).
+
+    Examples:
+        >>> test = HMDB51("data/hmdb51", split=1, train=False, clips_per_video=10)
+        >>> item = test[0]
     """
 
     def __init__(self, root: str | os.PathLike, split: int = 1, train: bool = True, *,

@@ -45,6 +45,31 @@ class ListFileDataset(VideoDataset):
 
     ``classes`` (optional): a list of names or a file with one name (or ``index name``) per line;
     default names are the label numbers, as many as ``num_classes`` or the largest label + 1.
+    A malformed line, a negative label or a label beyond the named classes is a `SplitFileError`
+    naming file:line.
+
+    Args:
+        root: folder the listed paths are relative to.
+        list_file: the list file: a path as given when it exists, else relative to ``root``.
+        train: training sampling (random clip, crop and flip) or test sampling. Default: True.
+        classes: class names: a sequence, or a file with one ``name`` or ``index name`` per line (in label
+            order). Default: None (the label numbers as names).
+        num_classes: with ``classes`` None: how many classes to name, when more than the largest label + 1.
+            Default: None.
+        **kwargs: `VideoDataset` options: ``frames`` (8), ``stride`` (1), ``short_side`` (36), ``crop`` (32),
+            ``clips_per_video`` (1), ``three_crop`` (False), ``short_video`` ("loop"), ``backend`` ("auto"),
+            ``cache_dir``, ``skip_unreadable`` (False), ``max_unreadable`` (0.05), ``max_videos``, ``flip`` (True),
+            ``seed``, ``probe_workers`` (4).
+
+    Shape:
+        - item: ``{"clip": (C, T, H, W) float in [0, 1], "label": int, "video": int}``; C = 3, T = ``frames``,
+          H = W = ``crop`` (None: the resized frame); ``video`` indexes ``videos`` (test items of one video
+          share it: ``video = index // clips_per_video``).
+        - length: videos x ``clips_per_video`` (temporal clips x 3 crops at test time, 1 when training).
+
+    Examples:
+        >>> ds = ListFileDataset("data/myvideos", "train.txt", train=True, classes="classes.txt")
+        >>> item = ds[0]
     """
 
     def __init__(self, root: str | os.PathLike, list_file: str | os.PathLike, train: bool = True, *,

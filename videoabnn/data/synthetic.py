@@ -519,6 +519,50 @@ def generate_synthetic(
     generator version with the same parameters is regenerated. ``workers`` processes render in
     parallel (default: the CPU count, at most 8, for sets of 200 videos or more; else one); the
     files do not depend on it.
+
+    Classes are defined by motion only (direction, speed, rotation, growth, periodic motion of 2-3 textured
+    objects over a random background), so no single frame tells the class. The size arguments override the
+    ``preset`` (:data:`PRESETS`; ``default``: 10 classes, 25 groups, 4 clips per group (6 for ``pretrain``),
+    20 frames of 40 x 40; ``quick``: 4 classes, 25 groups, 1 clip, 12 frames of 40 x 40); a bad value raises
+    a ``ValueError`` (see `synthetic_params`).
+
+    Paper: none (a synthetic stand-in written in the UCF101 / HMDB51 layouts: Soomro et al. 2012,
+    Kuehne et al., ICCV 2011).
+
+    Args:
+        root: folder to write into (``UCF-101/`` + ``ucfTrainTestlist/``, or ``hmdb51_org/`` +
+            ``testTrainMulti_7030_splits/``, and a marker file recording the parameters).
+        variant: ``"study"`` (the main set) or ``"pretrain"`` (disjoint motions, for ABNN's substitute).
+            Default: "study".
+        layout: ``"ucf101"`` or ``"hmdb51"``, the official layout and split files written. Default: "ucf101".
+        preset: ``"default"`` or ``"quick"`` (CI smoke tests), the sizes used where no override is given.
+            Default: "default".
+        num_classes: classes, 2 up to the variant's motion count. Default: None (the preset's).
+        groups: UCF101-style groups per class, >= 4 (splits test groups 1-7, 8-14, 15-21 of 25).
+            Default: None (the preset's).
+        clips_per_group: clips per group, >= 1. Default: None (the preset's).
+        frames: frames per video, >= 2. Default: None (the preset's).
+        width: frame width in pixels, even and >= 8. Default: None (the preset's).
+        height: frame height in pixels, even and >= 8. Default: None (the preset's).
+        fps: frame rate written into the files. Default: 25.
+        seed: generator seed (same seed, same videos). Default: 0.
+        overwrite: replace a set with other parameters (deleting the layout folders) instead of raising
+            FileExistsError. Default: False.
+        progress: show a tqdm progress bar. Default: False.
+        workers: rendering processes. Default: None (see above).
+
+    Returns:
+        A summary dict: ``variant``, ``layout``, ``classes``, ``videos``, ``frames``, ``size``, ``fps``,
+        ``seed``, ``splits``, ``bytes``, ``video_dir``, ``list_dir``, ``root``, ``generated`` (False when
+        the set was already there) and ``seconds``.
+
+    Shape:
+        - videos: ``frames`` x ``height`` x ``width`` RGB .avi files; read back by `UCF101` / `HMDB51` as
+          ``{"clip": (C, T, H, W) float in [0, 1], "label": int, "video": int}`` items.
+
+    Examples:
+        >>> summary = generate_synthetic("data/synthetic", preset="quick")
+        >>> train = UCF101("data/synthetic", split=1, train=True)
     """
     root = Path(root)
     params = synthetic_params(variant, layout, preset, num_classes=num_classes, groups=groups,

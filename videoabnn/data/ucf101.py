@@ -61,6 +61,35 @@ class UCF101(VideoDataset):
 
     ``video_dir`` / ``list_dir`` override those two folders (absolute, or relative to ``root``).
     Remaining keyword arguments go to :class:`VideoDataset` (frames, stride, crop, backend, ...).
+    Labels come from the class folder through ``classInd.txt`` (0-based here), never from the file name;
+    a train-list label that disagrees with the folder is a `SplitFileError` naming file:line.
+
+    Paper: Soomro, Zamir & Shah, "UCF101: A Dataset of 101 Human Actions Classes From Videos in The Wild", 2012.
+
+    Args:
+        root: folder holding ``video_dir`` and ``list_dir``.
+        split: official split, 1, 2 or 3. Default: 1.
+        train: the split's ``trainlist0N.txt`` (training sampling) or ``testlist0N.txt`` (test sampling).
+            Default: True.
+        video_dir: the videos' folder (``<Class>/v_<Class>_gGG_cCC.avi``), absolute or relative to ``root``.
+            Default: "UCF-101".
+        list_dir: the split files' folder (``classInd.txt``, ``trainlist0N.txt``, ``testlist0N.txt``).
+            Default: "ucfTrainTestlist".
+        **kwargs: `VideoDataset` options: ``frames`` (8), ``stride`` (1), ``short_side`` (36), ``crop`` (32),
+            ``clips_per_video`` (1), ``three_crop`` (False), ``short_video`` ("loop"), ``backend`` ("auto"),
+            ``cache_dir``, ``skip_unreadable`` (False), ``max_unreadable`` (0.05), ``max_videos``, ``flip`` (True),
+            ``seed``, ``probe_workers`` (4).
+
+    Shape:
+        - item: ``{"clip": (C, T, H, W) float in [0, 1], "label": int, "video": int}``; C = 3, T = ``frames``,
+          H = W = ``crop`` (None: the resized frame); ``video`` indexes ``videos`` (test items of one video
+          share it: ``video = index // clips_per_video``).
+        - length: videos x ``clips_per_video`` (temporal clips x 3 crops at test time, 1 when training).
+
+    Examples:
+        >>> train = UCF101("data/ucf101", split=1, train=True, frames=16, short_side=128, crop=112)
+        >>> item = train[0]
+        >>> item["clip"].shape, train.classes[item["label"]]
     """
 
     def __init__(self, root: str | os.PathLike, split: int = 1, train: bool = True, *,

@@ -157,17 +157,10 @@ _RESNET_LAYERS = {10: [1, 1, 1, 1], 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 
 
 _HARA_PAPER = ('Hara, Kataoka & Satoh, "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs and ImageNet?", '
                "CVPR 2018.")
-_RESNET_WEIGHTS = {
-    10: '``kinetics700_2020`` (r3d10_K_200ep.pth) and ``kinetics700_moments_2020`` (r3d10_KM_200ep.pth), both '
-        'trained with ``shortcut="B"``',
-    18: '``kinetics400_2018`` (resnet-18-kinetics.pth, ``shortcut="A"``), ``kinetics700_2020`` (r3d18_K_200ep.pth) '
-        'and ``kinetics700_moments_2020`` (r3d18_KM_200ep.pth), the 2020 ones with ``shortcut="B"``',
-    34: '``kinetics400_2018`` (resnet-34-kinetics.pth, ``shortcut="A"``), ``kinetics700_2020`` (r3d34_K_200ep.pth) '
-        'and ``kinetics700_moments_2020`` (r3d34_KM_200ep.pth), the 2020 ones with ``shortcut="B"``',
-    50: '``kinetics400_2018`` (resnet-50-kinetics.pth), ``kinetics700_2020`` (r3d50_K_200ep.pth) and '
-        '``kinetics700_moments_2020`` (r3d50_KM_200ep.pth), all with ``shortcut="B"``',
-    101: '``kinetics400_2018`` (resnet-101-kinetics.pth), ``kinetics700_2020`` (r3d101_K_200ep.pth) and '
-         '``kinetics700_moments_2020`` (r3d101_KM_200ep.pth), all with ``shortcut="B"``',
+_RESNET_WEIGHTS = {  # per depth: the released files (tag, file, the shortcut it was trained with)
+    depth: ([(f"kinetics400_2018", f"resnet-{depth}-kinetics.pth", "A" if depth < 50 else "B")] if depth > 10 else [])
+    + [("kinetics700_2020", f"r3d{depth}_K_200ep.pth", "B"), ("kinetics700_moments_2020", f"r3d{depth}_KM_200ep.pth", "B")]
+    for depth in (10, 18, 34, 50, 101)
 }
 # The docstring of each loop-generated ``resnet3d_<depth>`` builder (the static text of the same template is the
 # docstring of ``_register_resnet``, which documentation tools read).
@@ -175,7 +168,8 @@ _RESNET_DOC = """3D ResNet-{depth} of Hara et al.'s 3D-ResNets-PyTorch ({block} 
 
     Paper: {paper}
 
-    Weights: {weights} (local files, see `list_weights`; build with the ``shortcut`` the file was trained with).
+    Weights: local files, see `list_weights`; build with the ``shortcut`` a file was trained with:
+{weights}
 
     Args:
         num_classes: size of the classification head (``fc``); required, no default.
@@ -246,7 +240,8 @@ def _register_resnet(depth: int) -> None:
     build.__name__ = build.__qualname__ = f"build_resnet3d_{depth}"
     build.__doc__ = _RESNET_DOC.format(
         depth=depth, block="bottleneck" if bottleneck else "basic", layers="-".join(map(str, _RESNET_LAYERS[depth])),
-        paper=_HARA_PAPER, weights=_RESNET_WEIGHTS[depth], shortcut=default_shortcut,
+        paper=_HARA_PAPER, shortcut=default_shortcut,
+        weights="\n".join(f'    - ``{tag}``: {file}, ``shortcut="{sc}"``' for tag, file, sc in _RESNET_WEIGHTS[depth]),
         width_of="blocks' inner width (expansion 4)" if bottleneck else "blocks")
 
 

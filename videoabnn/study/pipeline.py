@@ -11,6 +11,7 @@ is rebuilt from those files.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -77,6 +78,8 @@ def _run_seeds(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict
     readme = publish_to_readme(cfg)
     if readme is not None:
         log(f"[study] results table and plot written into {readme}")
+    for page in publish_sections(cfg, paths):
+        log(f"[study] section written into {page}")
     return paths
 
 
@@ -214,6 +217,23 @@ def publish_to_readme(cfg: Mapping) -> Path | None:
     from videoabnn.report.readme import update_readme
 
     return update_readme(steps.work_dir(cfg), target["path"], target["images"], results=target.get("results"))
+
+
+SECTION_MARKERS = {"fidelity": "FIDELITY-RESULTS", "clean_gap": "CLEAN-GAP-RESULTS"}
+
+
+def publish_sections(cfg: Mapping, paths: Mapping[str, Path]) -> list[Path]:
+    """The ABNN stages' sections (``fidelity.md``, ``clean_gap.md``) into the ``<!-- FIDELITY-RESULTS -->`` /
+    ``<!-- CLEAN-GAP-RESULTS -->`` block of the page ``study.<stage>.publish`` names (headings one level down)."""
+    from videoabnn.report.readme import replace_marker_block
+
+    written = []
+    for part, marker in SECTION_MARKERS.items():
+        page = (steps.section(cfg, part) or {}).get("publish")
+        if page and part in paths:
+            body = re.sub(r"^(#+) ", r"#\1 ", Path(paths[part]).read_text(), flags=re.M)
+            written.append(replace_marker_block(page, marker, body.rstrip("\n") + "\n"))
+    return written
 
 
 def _standard_checkpoint(cfg: Mapping, trained: Mapping[str, dict]) -> Path | None:
