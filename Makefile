@@ -37,7 +37,7 @@ demo-quick: $(STAMP)
 	$(PY) tools/study.py configs/synthetic/study.yaml --quick $(STUDY_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check videoabnn tools tests benchmarks datasets
+	$(PY) -m ruff check videoabnn tools tests benchmarks datasets docs
 
 test: lint
 	$(PY) -m pytest -q tests

@@ -58,6 +58,7 @@ def registries():
     from videoabnn.defenses import transforms
     from videoabnn.models import registry as models
 
+    models.list_models()  # loads the registry's plugins (abnn, feature_denoise) first, so the snapshot holds them
     saved = [(reg, dict(reg)) for reg in (attacks._REGISTRY, transforms._TRANSFORMS, models._REGISTRY)]
     yield
     for reg, copy in saved:
@@ -114,6 +115,9 @@ def test_evaluate_your_model(tmp_path, registries):
     ns, seconds = run_tutorial("evaluate-your-model", tmp_path)
     print(f"evaluate-your-model: {seconds:.1f} s")
     assert (tmp_path / "my_videos" / "test.txt").is_file() and (tmp_path / "my_model.pt").is_file()
+    tool = json.loads(next((tmp_path / "work_dirs" / "my_eval" / "eval").rglob("results.json")).read_text())
+    assert tool["clean"]["clip_acc"] == pytest.approx(ns["clean_acc"]) and tool["num_clips"] == len(ns["test_set"])
+    assert tool["summary"]["worst_case"]["white"] <= tool["clean"]["clip_acc"]
     assert 0.0 <= ns["robust_acc"] <= ns["clean_acc"] <= 1.0
     assert all(ns["robust_acc"] <= acc <= 1.0 for acc in ns["attack_acc"].values())
     checks = {c.name for c in ns["report"].checks}
@@ -173,5 +177,6 @@ def test_add_a_defense(tmp_path, registries):
     assert "rand_disc" in list_transforms()
     assert ns["naive_grad"].abs().max() == 0 and ns["bpda_grad"].abs().max() > 0
     res = ns["results"]
-    assert {"pgd", "pgd@naive"} <= set(res["attacks"])
-    assert (tmp_path / "work_dirs" / "rand_disc" / "best.pt").is_file()
+    assert {"pgd", "pgd@naive"} <= set(res["attacks"]) and res["attacks"]["pgd@naive"]["threat"] == "naive"
+    assert res["config"]["eval"]["input_transform"]["name"] == "rand_disc"
+    assert 0.0 <= res["summary"]["worst_case"]["white"] <= res["clean"]["clip_acc"]

@@ -14,12 +14,27 @@ from collections.abc import Callable
 import pytest
 
 from videoabnn.abnn import ABNN, AdaptiveBatchNorm3d, TestTimeBN, clip_statistics
-from videoabnn.data import HMDB51, UCF101, ListFileDataset, VideoDataset, build_dataset, generate_synthetic, open_video
+from videoabnn.data import (
+    HMDB51,
+    UCF101,
+    ListFileDataset,
+    VideoDataset,
+    build_dataset,
+    generate_synthetic,
+    open_video,
+)
 from videoabnn.defenses.objectives import OBJECTIVES
 from videoabnn.defenses.transforms import _TRANSFORMS
 from videoabnn.methods import METHODS
-from videoabnn.models import VideoClassifier, create_model, load_model, pytorchvideo_models, resnet3d, save_model
-from videoabnn.models import torchvision_video
+from videoabnn.models import (
+    VideoClassifier,
+    create_model,
+    load_model,
+    pytorchvideo_models,
+    resnet3d,
+    save_model,
+    torchvision_video,
+)
 from videoabnn.models.registry import _REGISTRY, list_models
 
 ENTRY = re.compile(r"^(\*{0,2}\w+)(?: \([^)]*\))?:(?:\s|$)")  # "name:" or "name (type):"

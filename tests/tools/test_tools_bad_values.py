@@ -138,12 +138,10 @@ def test_bad_value_is_one_error_line_and_exit_2(tool, argv, expected, folder, tm
     monkeypatch.setattr(trainer, "_train_epoch", _heavy)
     monkeypatch.setattr(video_attack, "run_attacks", _heavy)
     argv = [a.replace("{tmp}", str(folder)) for a in argv]
-    argv += {"train": [f"work_dir={tmp_path}/w", f"data.root={tmp_path}/d"],
-             "study": [f"data.root={tmp_path}/d"], "attack_video": ["--out", str(tmp_path / "o")]}.get(tool, [])
-    if "work_dir=" not in " ".join(argv) and tool in ("study", "patch_study", "test"):
-        argv.append(f"work_dir={tmp_path}/w")
-    if tool == "attack_video" and "--out" in argv[:-2]:
-        argv = argv[:-2]  # the case's own --out
+    if tool in ("train", "test", "study", "patch_study"):  # outputs in the test's folder; overrides go anywhere
+        argv = [f"{key}={tmp_path / key}" for key in ("work_dir", "data.root")] + argv  # (a case's own wins)
+    if tool == "attack_video" and "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
     expected = expected.replace("{tmp}", str(folder))
     module = importlib.import_module(f"videoabnn.cli.{tool}")
     try:

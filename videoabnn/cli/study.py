@@ -6,7 +6,7 @@ Rerunning skips finished stages.
 
   videoabnn-study configs/synthetic/study.yaml            # the default study (CPU, <= 15 min)
   videoabnn-study configs/synthetic/study.yaml --quick    # smoke test (< 2 min)
-  videoabnn-study configs/synthetic/study.yaml --full     # 3 seeds, writes the README results
+  videoabnn-study configs/synthetic/study.yaml --full     # 3 seeds, writes docs/results.md and the README headline
   videoabnn-study configs/synthetic/study.yaml --large    # bigger data/models (GPU)
   videoabnn-study configs/synthetic/study.yaml train.epochs=5 work_dir=work_dirs/my_study
 """
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--quick", action="store_true", help="the study.profiles.quick settings (CI smoke test)")
     group.add_argument("--large", action="store_true", help="the study.profiles.large settings (GPU)")
     group.add_argument("--full", action="store_true",
-                       help="the study.profiles.full settings: several seeds, writes the README results")
+                       help="the study.profiles.full settings: several seeds, writes docs/results.md and the README headline")
     p.add_argument("--force", action="store_true", help="rerun every stage, even those already finished")
     p.add_argument("--report-only", action="store_true", help="only rebuild the report from existing result files")
     return p

@@ -9,9 +9,10 @@ model (arch ``transformed``). What an attacker gets from it:
 - ``attack_view(bpda=..., eot=k, seed=s)``: BPDA (Athalye et al. 2018) replaces the backward pass of
   the transform by the identity (``x + (t(x) - x).detach()``: forward value unchanged) or by a named
   differentiable approximation (``median``; ``standin``: the transform's own differentiable stand-in,
-  the DCT-quantization codec of :mod:`videoabnn.defenses.diff_codec` for ``jpeg`` and ``codec``); EOT averages over k draws of the transform's randomness. The view
-  returns the mean over draws of the log-probabilities, so a cross-entropy loss on it is the mean
-  of the draws' losses and its gradient the mean of their gradients.
+  the DCT-quantization codec of :mod:`videoabnn.defenses.diff_codec` for ``jpeg`` and ``codec``); EOT
+  averages over k draws of the transform's randomness. The view returns the mean over draws of the
+  log-probabilities, so a cross-entropy loss on it is the mean of the draws' losses and its gradient
+  the mean of their gradients.
 """
 
 from __future__ import annotations

@@ -157,9 +157,11 @@ _RESNET_LAYERS = {10: [1, 1, 1, 1], 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 
 
 _HARA_PAPER = ('Hara, Kataoka & Satoh, "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs and ImageNet?", '
                "CVPR 2018.")
-_RESNET_WEIGHTS = {  # per depth: the released files (tag, file, the shortcut it was trained with)
-    depth: ([(f"kinetics400_2018", f"resnet-{depth}-kinetics.pth", "A" if depth < 50 else "B")] if depth > 10 else [])
-    + [("kinetics700_2020", f"r3d{depth}_K_200ep.pth", "B"), ("kinetics700_moments_2020", f"r3d{depth}_KM_200ep.pth", "B")]
+# Per depth: the released files (tag, file, the shortcut it was trained with), as `models.pretrained` registers them.
+_RESNET_WEIGHTS = {
+    depth: ([("kinetics400_2018", f"resnet-{depth}-kinetics.pth", "A" if depth < 50 else "B")] if depth > 10 else [])
+    + [("kinetics700_2020", f"r3d{depth}_K_200ep.pth", "B"),
+       ("kinetics700_moments_2020", f"r3d{depth}_KM_200ep.pth", "B")]
     for depth in (10, 18, 34, 50, 101)
 }
 # The docstring of each loop-generated ``resnet3d_<depth>`` builder (the static text of the same template is the
@@ -175,8 +177,8 @@ _RESNET_DOC = """3D ResNet-{depth} of Hara et al.'s 3D-ResNets-PyTorch ({block} 
         num_classes: size of the classification head (``fc``); required, no default.
         shortcut: residual shortcut of the blocks that change shape, ``"A"`` (parameter-free: strided identity
             plus zero-padded channels) or ``"B"`` (1x1x1 conv + BN). Default: "{shortcut}".
-        width: channels of the stem and of the first stage's {width_of}; the stages use width x (1, 2, 4, 8).
-            Default: 64.
+        width: channels of the stem and of the first stage's {width_of};
+            the stages use width x (1, 2, 4, 8). Default: 64.
         dropout: dropout probability before ``fc`` (0 disables it). Default: 0.0.
         max_pool: keep the stem's 3x3x3 max pool (stride 2 in T, H and W). Default: True.
 
@@ -241,8 +243,8 @@ def _register_resnet(depth: int) -> None:
     build.__doc__ = _RESNET_DOC.format(
         depth=depth, block="bottleneck" if bottleneck else "basic", layers="-".join(map(str, _RESNET_LAYERS[depth])),
         paper=_HARA_PAPER, shortcut=default_shortcut,
-        weights="\n".join(f'    - ``{tag}``: {file}, ``shortcut="{sc}"``' for tag, file, sc in _RESNET_WEIGHTS[depth]),
-        width_of="blocks' inner width (expansion 4)" if bottleneck else "blocks")
+        weights="\n".join(f'    - ``{tag}``: {file}, ``shortcut="{cut}"``' for tag, file, cut in _RESNET_WEIGHTS[depth]),
+        width_of="blocks' inner width (bottleneck expansion 4)" if bottleneck else "blocks")
 
 
 for _depth in _RESNET_LAYERS:

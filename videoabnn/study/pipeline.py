@@ -56,7 +56,7 @@ def run_study(cfg: Mapping, *, force: bool = False, log: Callable[[str], None] =
 
 
 def _run_seeds(cfg: Mapping, *, force: bool, log: Callable[[str], None]) -> dict[str, Path]:
-    """Every seed's sub-study, then the aggregate results, report and README section."""
+    """Every seed's sub-study, then the aggregate results, report, results page and README headline."""
     start = time.perf_counter()
     work = steps.work_dir(cfg)
     seeds = steps.seeds(cfg)
