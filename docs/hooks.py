@@ -12,7 +12,11 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import sys
 from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the clone's package, installed or not
 
 MARKER = re.compile(r"^<!-- registry: (\w+) -->$", re.M)
 

@@ -32,11 +32,12 @@ def test_same_seed_same_videos_other_seed_differs(tmp_path):
 
 
 def test_idempotent_and_parameter_change_is_an_error(tmp_path):
-    generate_synthetic(tmp_path, **SMALL)
+    first = generate_synthetic(tmp_path, **SMALL)
     video = next(tmp_path.rglob("*.avi"))
     stamp = video.stat().st_mtime_ns
     again = generate_synthetic(tmp_path, **SMALL)
     assert not again["generated"] and video.stat().st_mtime_ns == stamp
+    assert again["splits"] == first["splits"] and 1 in again["splits"]   # same keys (ints) as when generated
     with pytest.raises(FileExistsError, match="frames"):
         generate_synthetic(tmp_path, **{**SMALL, "frames": 7})
     redone = generate_synthetic(tmp_path, overwrite=True, **{**SMALL, "frames": 7})

@@ -38,3 +38,15 @@ def test_a_spec_that_names_bpda_keeps_its_naive_row_naive(trained, tiny_cfg, toy
     assert "bpda" not in naive["params"] and adaptive["params"]["bpda"] == "identity"
     assert naive["clip_acc"] == pytest.approx(res["clean"]["clip_acc"])  # zero gradient: nothing moves
     assert naive["clip_acc"] >= adaptive["clip_acc"] + 0.3
+
+
+def test_a_model_trained_behind_a_transform_is_evaluated_with_its_own_config(tiny_cfg, toy_sets, tmp_path):
+    """model.input_transform: the checkpoint holds the transformed model; the run's config evaluates it as it is."""
+    cfg = tiny_cfg("standard", **{"model.input_transform": {"name": "bit_depth", "bits": 4}, "train.epochs": 1})
+    checkpoint = train(cfg, train_set=toy_sets[0], val_set=toy_sets[1]) / "last.pt"
+    res = evaluate(cfg, checkpoint, attacks=["fgsm"], out_dir=tmp_path / "eval", test_set=toy_sets[1])
+    assert 0 <= res["clean"]["clip_acc"] <= 1 and "fgsm" in res["attacks"]
+    other = tiny_cfg("standard", **{"model.input_transform": {"name": "bit_depth", "bits": 4},
+                                    "model.kwargs": {"width": 8}})
+    with pytest.raises(Exception, match="architecture arguments"):   # the inner model is still checked
+        evaluate(other, checkpoint, attacks=["fgsm"], out_dir=tmp_path / "eval2", test_set=toy_sets[1])

@@ -571,7 +571,9 @@ def generate_synthetic(
     _check_root(root)
     existing = _read_marker(root)
     if existing is not None and existing.get("params") == params:
-        return {**existing["summary"], "root": str(root), "generated": False, "seconds": 0.0}
+        summary = {**existing["summary"]}
+        summary["splits"] = {int(k): v for k, v in (summary.get("splits") or {}).items()}  # JSON made them strings
+        return {**summary, "root": str(root), "generated": False, "seconds": 0.0}
     video_dir, list_dir = ("UCF-101", "ucfTrainTestlist") if layout == "ucf101" else (
         "hmdb51_org", "testTrainMulti_7030_splits")
     if existing is not None:

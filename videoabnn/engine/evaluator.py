@@ -110,10 +110,12 @@ def check_checkpoint(path: str | Path, cfg: Mapping, num_classes: int) -> dict:
         raise CheckpointError(f"checkpoint {path}: not a videoabnn model file (expected one written by "
                               "tools/train.py or videoabnn.models.save_model)")
     arch, kwargs = model_spec(cfg, num_classes)
-    if data["arch"] != arch:
-        raise CheckpointError(f"checkpoint {path} holds a {data['arch']!r} model but the config builds {arch!r} "
+    held, stored = data["arch"], data.get("kwargs") or {}
+    if held == "transformed" and cfg["model"].get("input_transform") is not None:  # trained behind a transform
+        held, stored = stored.get("model", {}).get("arch"), stored.get("model", {}).get("kwargs") or {}
+    if held != arch:
+        raise CheckpointError(f"checkpoint {path} holds a {held!r} model but the config builds {arch!r} "
                               f"(model.name={cfg['model']['name']!r}, train.method={cfg['train']['method']!r})")
-    stored = data.get("kwargs") or {}
     differ = {k: (v, stored.get(k, "<not set>")) for k, v in kwargs.items() if not _subset_of(v, stored.get(k))}
     if differ:
         listed = "; ".join(f"{k}: config {a!r}, checkpoint {b!r}" for k, (a, b) in differ.items())
