@@ -68,3 +68,19 @@ def test_stage_runner_skips_finished_and_reruns_interrupted(tmp_path):
     (tmp_path / "a.out").unlink()  # a recorded output that vanished makes the stage run again
     StageRunner(tmp_path, log=lambda s: None).run("a", ok("a"), files=lambda o: [o["file"]])
     assert calls[-1] == "a"
+
+
+@pytest.mark.parametrize("profile", ["default", "full", "quick"])
+def test_published_profiles_pin_their_thread_count(profile):
+    """The numbers must not depend on the machine's load at start: `auto` would follow it, a count does not,
+    and every training run (and so every cached result) is keyed by it."""
+    cfg = load_study_config(CONFIG, profile)
+    assert isinstance(cfg["threads"], int) and cfg["threads"] >= 1
+    assert substitute_config(cfg)["threads"] == cfg["threads"] == model_config(cfg, "abnn")["threads"]
+
+
+def test_a_pinned_count_ignores_the_load(monkeypatch):
+    from videoabnn.utils import threads
+
+    monkeypatch.setattr(threads, "idle_cores", lambda: 1)   # a busy machine: auto would take 1
+    assert threads.resolve_threads("auto") == 1 and threads.resolve_threads(2) == 2

@@ -265,6 +265,7 @@ def write_meta(cfg: Mapping, data: Mapping, names: list[str], stages: Mapping[st
         "title": steps.section(cfg, "title", "videoabnn robustness study"),
         "profile": cfg["study"].get("profile", "default"),
         "machine": f"{machine}; {env.get('cpu_count')} CPU cores visible, {env.get('torch_threads')} torch threads",
+        "threads": {"setting": cfg.get("threads", "auto"), "torch": env.get("torch_threads")},
         "total_seconds": sum(float(v["seconds"]) for v in stages.values()),
         "last_run_seconds": seconds,
         "models": names,
