@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the clone's package, installed or not
 
-MARKER = re.compile(r"^<!-- registry: (\w+) -->$", re.M)
+MARKER = re.compile(r"^<!-- registry: (\w+)(?: level=(\d))? -->$", re.M)
 
 
 @functools.cache
@@ -39,12 +39,17 @@ def _path(obj: object) -> str | None:
     return path
 
 
+LEVEL = 2  # heading level of the generated sections (set per marker: ``<!-- registry: methods level=3 -->``)
+
+
 def _section(title: str, obj: Callable, note: str = "") -> str:
-    """A ``##`` section for one registered object."""
-    head = f"## {title}\n\n{note}\n\n" if note else f"## {title}\n\n"
+    """A heading of :data:`LEVEL` for one registered object, then its documentation."""
+    hashes = "#" * LEVEL
+    head = f"{hashes} {title}\n\n{note}\n\n" if note else f"{hashes} {title}\n\n"
     path = _path(obj)
     if path is not None:
-        return head + f"::: {path}\n    options:\n      show_root_heading: false\n      heading_level: 3\n"
+        return (head + f"::: {path}\n    options:\n      show_root_heading: false\n"
+                f"      heading_level: {LEVEL + 1}\n")
     doc = inspect.cleandoc(obj.__doc__ or "(no docstring)")
     return head + f"```python\n{title}{inspect.signature(obj)}\n```\n\n```text\n{doc}\n```\n"
 
@@ -87,14 +92,16 @@ def _methods() -> list[str]:
 GENERATORS = {"attacks": _attacks, "models": _models, "transforms": _transforms, "methods": _methods}
 
 
-def registry_markdown(kind: str) -> str:
-    """The generated sections for registry ``kind``."""
+def registry_markdown(kind: str, level: int = 2) -> str:
+    """The generated sections for registry ``kind``, headed at ``level``."""
+    global LEVEL
     if kind not in GENERATORS:
         raise ValueError(f"docs: unknown registry {kind!r} in a '<!-- registry: ... -->' line; "
                          f"expected one of {', '.join(GENERATORS)}")
+    LEVEL = level
     return "\n".join(GENERATORS[kind]())
 
 
 def on_page_markdown(markdown: str, **_kwargs) -> str:
     """Expand every registry marker of the page."""
-    return MARKER.sub(lambda m: registry_markdown(m.group(1)), markdown)
+    return MARKER.sub(lambda m: registry_markdown(m.group(1), int(m.group(2) or 2)), markdown)
