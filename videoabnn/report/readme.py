@@ -40,13 +40,13 @@ def _block(marker: str) -> re.Pattern:
     return re.compile(rf"<!-- {marker} -->.*?(<!-- /{marker} -->|$)", re.S)
 
 
-def _run_line(meta: Mapping) -> str:
-    """Which run wrote the numbers: profile, seeds, machine and stage time."""
-    minutes = float(meta.get("total_seconds") or 0) / 60
+def _run_line(meta: Mapping, with_time: bool = True) -> str:
+    """Which run wrote the numbers: profile, seeds, machine (and its stage time: the results page only)."""
     seeds = meta.get("seeds") or [meta.get("seed", 0)]
-    return (f"Written by the last run of `make demo-full` (profile `{meta.get('profile', 'full')}`, seeds "
-            f"{', '.join(map(str, seeds))}) on {meta.get('machine') or 'unknown machine'}, whose stages took "
-            f"{minutes:.1f} min in all")
+    line = (f"Written by the last run of `make demo-full` (profile `{meta.get('profile', 'full')}`, seeds "
+            f"{', '.join(map(str, seeds))}) on {meta.get('machine') or 'unknown machine'}")
+    minutes = float(meta.get("total_seconds") or 0) / 60
+    return f"{line}, whose stages took {minutes:.1f} min in all" if with_time else line
 
 
 def headline_table(results: list[dict]) -> str:
@@ -69,7 +69,7 @@ def headline_section(study_dir: Path, results_link: str, meta: Mapping) -> str:
     """Markdown for the README: one short table and a link to the full results."""
     results = find_results(study_dir, meta.get("models"))
     return "\n".join([
-        f"{_run_line(meta)}. Clip accuracy in % on the synthetic test split, mean ± std over the seeds; every "
+        f"{_run_line(meta, with_time=False)}. Clip accuracy in % on the synthetic test split, mean ± std over the seeds; every "
         "model starts from the same pretrained weights; white-box attacks differentiate through everything the "
         f"model computes. Every table, the paper's claims and the physical rows: [results]({results_link}).",
         "",
