@@ -5,11 +5,11 @@ in one Google-style template: ``Args:`` naming every parameter of its signature 
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 import inspect
-import math
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -37,52 +37,13 @@ from videoabnn.models import (
 )
 from videoabnn.models.registry import _REGISTRY, list_models
 
-ENTRY = re.compile(r"^(\*{0,2}\w+)(?: \([^)]*\))?:(?:\s|$)")  # "name:" or "name (type):"
+_spec = importlib.util.spec_from_file_location("docstring_template", Path(__file__).parents[1] / "docstring_template.py")
+template = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(template)
+UNSTATED, args_entries, same, has_line = template.UNSTATED, template.args_entries, template.same, template.has_line
+doc_of, section = template.own_doc, template.section
 VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-LITERAL_NODES = (ast.Expression, ast.Constant, ast.Tuple, ast.List, ast.Load, ast.BinOp, ast.UnaryOp,
-                 ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub)
-UNSTATED = object()
 MAX_LINE = 120
-
-
-def doc_of(obj: object) -> str:
-    """The object's own docstring (a class's, not an inherited one), dedented."""
-    doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else obj.__doc__
-    assert doc and doc.strip(), f"{obj!r} has no docstring of its own"
-    return inspect.cleandoc(doc)
-
-
-def section(doc: str, title: str) -> list[str]:
-    """The non-blank indented lines under ``title:`` alone on a line (empty when the section is absent)."""
-    lines = doc.splitlines()
-    if f"{title}:" not in lines:
-        return []
-    body = []
-    for line in lines[lines.index(f"{title}:") + 1:]:
-        if line.strip() and not line[0].isspace():
-            break
-        body.append(line)
-    return [line for line in body if line.strip()]
-
-
-def args_entries(doc: str) -> dict[str, str]:
-    """``{name: description}`` of the ``Args:`` section (continuation lines joined, ``**`` stripped)."""
-    body = section(doc, "Args")
-    if not body:
-        return {}
-    indent = min(len(line) - len(line.lstrip()) for line in body)
-    entries: dict[str, str] = {}
-    name = None
-    for line in body:
-        text = line.strip()
-        if len(line) - len(line.lstrip()) == indent:
-            match = ENTRY.match(text)
-            assert match, f"not an Args entry ('name: meaning. Default: value.'): {text!r}"
-            name = match.group(1).lstrip("*")
-            entries[name] = text[match.end():].strip()
-        else:
-            entries[name] += " " + text
-    return entries
 
 
 def parameters(func: Callable, skip_self: bool = False) -> list[inspect.Parameter]:
@@ -101,26 +62,7 @@ def undocumented(doc: str, func: Callable, skip_self: bool = False) -> list[str]
 def stated_default(text: str):
     """The value after the last ``Default:`` when it is a plain literal (``0.1``, ``"B"``, ``(1, 2, 2)``...)."""
     found = re.findall(r"Default: (.+?)(?:\.\s|\.$|$)", text)
-    if not found:
-        return UNSTATED
-    value = re.split(r" \(|;| for | else ", found[-1])[0].strip().rstrip(".").replace("``", "")
-    try:
-        tree = ast.parse(value, mode="eval")
-    except SyntaxError:
-        return UNSTATED
-    if not all(isinstance(node, LITERAL_NODES) for node in ast.walk(tree)):
-        return UNSTATED
-    return eval(compile(tree, "<default>", "eval"))
-
-
-def same(a, b) -> bool:
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(same(u, v) for u, v in zip(a, b))
-    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
-        return a is b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return type(a) is type(b) and a == b
+    return template.literal(re.split(r" \(|;| for | else ", found[-1])[0]) if found else UNSTATED
 
 
 def wrong_defaults(doc: str, func: Callable, skip_self: bool = False) -> list[str]:
@@ -136,10 +78,6 @@ def wrong_defaults(doc: str, func: Callable, skip_self: bool = False) -> list[st
         elif not same(stated, p.default):
             out.append(f"{p.name}: documented Default {stated!r}, code {p.default!r}")
     return out
-
-
-def has_line(doc: str, title: str) -> bool:
-    return re.search(rf"^{title}: \S", doc, re.MULTILINE) is not None
 
 
 def long_lines(doc: str) -> list[str]:
