@@ -9,6 +9,8 @@ from generated UCF101-layout videos at 320x240, 25 fps. Also times building the 
     python benchmarks/bench_data.py                       # default: about 1 minute on 2 cores
     python benchmarks/bench_data.py --real-only           # only the shared real clips (benchmarks/real_files.py)
     python benchmarks/bench_data.py --clips 256 --videos 24 --video-frames 150
+    python benchmarks/bench_data.py --positions           # clip cost at the start/middle/end, with and without
+                                                          # the frame index, and pytorchvideo's EncodedVideo
 """
 
 from __future__ import annotations
@@ -204,12 +206,28 @@ def main() -> None:
     p.add_argument("--work-dir", default=None, help="where videos and cache go (default: a temp folder)")
     p.add_argument("--real", default=str(REAL_VIDEOS), help="folder of real clips to check and time (every path)")
     p.add_argument("--real-only", action="store_true", help="only the real-file table")
+    p.add_argument("--positions", action="store_true",
+                   help="only the clip cost at the start, middle and end of each file (real clips and generated "
+                        "long files), with and without the frame index, against pytorchvideo's EncodedVideo")
+    p.add_argument("--reps", type=int, default=7, help="--positions: rounds per clip (the best counts)")
+    p.add_argument("--no-long", action="store_true", help="--positions: skip the generated long files")
     a = p.parse_args()
     torch.set_num_threads(1)
     from videoabnn.data.decode import set_decoder_threads
 
     set_decoder_threads(1)
     tmp = Path(a.work_dir or tempfile.mkdtemp(prefix="bench_data_"))
+    if a.positions:
+        real = Path(a.real)
+        files = sorted(p for p in real.glob("*") if p.suffix in (".mp4", ".avi")) if real.is_dir() else []
+        if not a.no_long:
+            start = time.perf_counter()
+            files += real_files.write_long_files(tmp / "long")
+            print(f"generated long files in {time.perf_counter() - start:.0f} s")
+        real_files.run_positions(files, tmp / "index", a.reps)
+        if a.work_dir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     (tmp / "ucf_like").mkdir(parents=True, exist_ok=True)
     real_files.run(Path(a.real), tmp / "ucf_like")
     if a.real_only:

@@ -67,6 +67,7 @@ class Data(Section):
     short_video: Literal["loop", "repeat_last", "error"]
     backend: Literal["auto", "decord", "pyav"]
     cache_dir: str | None
+    index_dir: str | None
     skip_unreadable: StrictBool
     max_unreadable: Annotated[float, Field(ge=0, le=1)]
     batch_size: PosInt
@@ -139,6 +140,19 @@ class Train(Section):
     denoise_stages: list[NonNegInt]
 
 
+class AuditBudget(Section):
+    """``eval.audit_budget``: what the evaluation's gradient-masking audit may spend."""
+
+    clips: PosInt | None
+    steps: PosInt
+    more_steps: PosInt
+    restarts: PosInt
+    square_queries: PosInt
+    eps_list: list[PosFloat]
+    gradcheck_clips: PosInt
+    gradcheck_directions: PosInt
+
+
 class Eval(Section):
     attacks: str | list[str | AttackSpec]
     attack_args: dict[str, dict[str, Any]]
@@ -147,6 +161,9 @@ class Eval(Section):
     max_batches: PosInt | None
     audit: StrictBool
     audit_batches: PosInt
+    audit_budget: AuditBudget
+    audit_min_correct: NonNegInt
+    audit_min_clean_over_chance: Annotated[float, Field(ge=0)]
     fit_batches: PosInt | None
     test_time_bn: StrictBool
     input_transform: str | dict[str, Any] | None

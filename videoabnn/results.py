@@ -169,21 +169,30 @@ class AuditCheckResult:
 
 @dataclass
 class AuditResult:
-    """The gradient-masking audit of one model (``videoabnn.attacks.audit_gradient_masking``)."""
+    """The gradient-masking audit of one model (``videoabnn.attacks.audit_gradient_masking``).
 
-    passed: bool
+    ``passed`` is None when the audit is not applicable (``not_applicable`` says why: a model with too
+    few correctly classified clips to attack); files written before that field read as applicable."""
+
+    passed: bool | None
     checks: list[AuditCheckResult]
     robust_accuracy: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    not_applicable: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping, source: str) -> AuditResult:
         checks = _need(data, "checks", source, list)
-        return cls(passed=bool(_need(data, "passed", source, bool)),
+        passed = _need(data, "passed", source, (bool, type(None)))
+        reason = data.get("not_applicable")
+        if passed is None and not reason:
+            raise ResultsError(f"{source}: key 'passed' is null but 'not_applicable' gives no reason")
+        return cls(passed=passed,
                    checks=[AuditCheckResult.from_dict(c, f"{source}.checks[{i}]") for i, c in enumerate(checks)],
                    robust_accuracy=_fraction(data, "robust_accuracy", source, False),
-                   metrics=dict(data.get("metrics") or {}), settings=dict(data.get("settings") or {}))
+                   metrics=dict(data.get("metrics") or {}), settings=dict(data.get("settings") or {}),
+                   not_applicable=None if reason is None else str(reason))
 
 
 @dataclass

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from videoabnn.data import encode_video
+
+
+@pytest.fixture(autouse=True, scope="session")
+def frame_index_dir(tmp_path_factory):
+    """The data tests' frame indexes go to a temporary folder, not the user cache (subprocesses too)."""
+    from videoabnn.data.index import ENV_VAR
+
+    folder = tmp_path_factory.mktemp("frame_index")
+    before = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(ENV_VAR, None)
+    else:
+        os.environ[ENV_VAR] = before
 
 
 def tiny_video(path: Path, frames: int = 8, width: int = 32, height: int = 24, value: int | None = None) -> Path:

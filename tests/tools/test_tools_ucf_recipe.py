@@ -20,12 +20,17 @@ def test_laptop_recipe_runs_on_a_b_frame_xvid_tree(xvid_ucf_root, tmp_path, caps
     err = capsys.readouterr().err
     assert "error:" not in err and "dropped" in err  # the inherited ResNeXt kwargs and Kinetics weights
     run = work / "ucf101_tiny_abnn"
-    assert test.main([str(run / "best.pt"), "--attacks", "fgsm", "--threat-models", "white", "gray",
-                      "eval.audit=false"]) == 0
+    # with the (bounded) gradient-masking audit, as the README runs it
+    assert test.main([str(run / "best.pt"), "--attacks", "fgsm", "--threat-models", "white", "gray"]) == 0
     results = list((run / "eval").rglob("results.json"))
     assert len(results) == 1
     data = json.loads(results[0].read_text())
     assert data["num_clips"] == 6 and {"fgsm", "fgsm@gray"} <= set(data["attacks"])  # 3 test videos x 2 clips
+    audit = data["audit"]
+    assert audit is not None and len(audit["settings"]["clip_ids"]) == 6
+    # a one-epoch model is judged or "not applicable", never FAILED for being unable to classify
+    assert audit["passed"] is True or (audit["passed"] is None and audit["not_applicable"]), audit
+    assert "Gradient-masking audit: " in capsys.readouterr().out
     assert patch_study.main(["configs/patch_study/ucf101.yaml", f"data.root={root}", "data.frames=8",
                              "data.short_side=64", "data.crop=56", "data.num_classes=3", "data.batch_size=4",
                              "threads=1", f"work_dir={work / 'patch'}", "study.patch_study.sizes=[0.25]",

@@ -117,7 +117,7 @@ def _official(cfg: Mapping[str, Any], train: bool, seed: int | None) -> VideoDat
         "train": train, "frames": cfg["frames"], "stride": cfg["stride"], "short_side": cfg["short_side"],
         "crop": cfg["crop"], "clips_per_video": cfg["clips_per_video"], "three_crop": cfg["three_crop"],
         "short_video": cfg["short_video"], "backend": cfg["backend"], "cache_dir": cfg["cache_dir"],
-        "skip_unreadable": cfg["skip_unreadable"],
+        "index_dir": cfg.get("index_dir", "auto"), "skip_unreadable": cfg["skip_unreadable"],
         "max_unreadable": cfg.get("max_unreadable", 0.05), "max_videos": cfg["max_videos"], "seed": seed,
         "flip": _flip(cfg["flip"], name),
     }

@@ -55,10 +55,17 @@ class UnreadableVideosError(ValueError):
     """More of a dataset's videos are unreadable than ``max_unreadable`` allows."""
 
 
-def probe_video(path: Path, backend: str) -> str | None:
+def _open(path: Path, backend: str, index_dir) -> VideoReader:
+    """``open_video``, passing ``index_dir`` only when it is not the default (callers may wrap open_video)."""
+    if isinstance(index_dir, str) and index_dir == "auto":
+        return open_video(path, backend)
+    return open_video(path, backend, index_dir=index_dir)
+
+
+def probe_video(path: Path, backend: str, index_dir: str | os.PathLike | None = "auto") -> str | None:
     """None when ``path`` decodes to its end and its first, middle and last frames convert, else the cause."""
     try:
-        with open_video(path, backend) as reader:
+        with _open(path, backend, index_dir) as reader:
             n = reader.count_frames()
             reader.get_frames([0, n // 2, n - 1])
     except VideoDecodeError as err:
@@ -94,6 +101,7 @@ class VideoDataset(Dataset):
     (None keeps the size); ``crop``: square crop (None: whole frame); ``clips_per_video``: test-time
     uniformly spaced clips; ``three_crop``: test-time 3 spatial crops; ``short_video``: loop |
     repeat_last | error; ``backend``: auto | decord | pyav; ``cache_dir``: decoded-frame cache;
+    ``index_dir``: per-video frame indexes (exact length, verified seeks; see `videoabnn.data.index`);
     ``max_videos``: keep N videos spread evenly over the list; ``flip``: random horizontal flip when
     training; ``seed``: fixed training clips per (seed, epoch, index), None follows torch's RNG.
 
@@ -120,6 +128,9 @@ class VideoDataset(Dataset):
         backend: decoder, ``"auto"`` (= pyav), ``"pyav"`` or ``"decord"`` (both exact). Default: "auto".
         cache_dir: folder of a decoded-frame cache at the resized resolution (epoch 2+ skips decoding).
             Default: None (no cache).
+        index_dir: folder of per-video frame indexes (built on a video's first open; a clip then decodes from
+            the verified keyframe before it): ``"auto"`` (``$VIDEOABNN_INDEX_DIR`` or the user cache), a path, or
+            None (no index: decoding from the first packet). Default: "auto".
         skip_unreadable: probe every video (decode to the end) and leave out the unreadable ones, recorded in
             ``skipped``; False: a missing or empty file is an error. Default: False.
         max_unreadable: with ``skip_unreadable``: the largest fraction of the list that may be unreadable
@@ -159,6 +170,7 @@ class VideoDataset(Dataset):
         short_video: str = "loop",
         backend: str = "auto",
         cache_dir: str | os.PathLike | None = None,
+        index_dir: str | os.PathLike | None = "auto",
         skip_unreadable: bool = False,
         max_unreadable: float = 0.05,
         max_videos: int | None = None,
@@ -170,7 +182,8 @@ class VideoDataset(Dataset):
         check_sampling(frames, stride, clips_per_video, short_video)
         self._options = {"frames": frames, "stride": stride, "short_side": short_side, "crop": crop,
                          "clips_per_video": clips_per_video, "three_crop": three_crop, "short_video": short_video,
-                         "backend": backend, "cache_dir": cache_dir, "flip": flip, "seed": seed}
+                         "backend": backend, "cache_dir": cache_dir, "index_dir": index_dir, "flip": flip,
+                         "seed": seed}
         self.classes = list(classes)
         self.train = bool(train)
         self.frames, self.stride = int(frames), int(stride)
@@ -181,6 +194,7 @@ class VideoDataset(Dataset):
         resolve_backend(backend)  # validates the name, fails early when decord is asked for but missing
         self.backend = backend
         self.cache = FrameCache(cache_dir) if cache_dir else None
+        self.index_dir = index_dir
         self.flip = flip
         self.seed = seed
         self.epoch = 0
@@ -224,7 +238,7 @@ class VideoDataset(Dataset):
         if skip:
             todo = [p for p, _ in videos if p not in bad]
             with ThreadPoolExecutor(max(1, workers)) as pool:
-                for path, cause in zip(todo, pool.map(lambda p: probe_video(p, self.backend), todo)):
+                for path, cause in zip(todo, pool.map(lambda p: probe_video(p, self.backend, self.index_dir), todo)):
                     if cause is not None:
                         bad[path] = cause
         skipped = [(p, bad[p]) for p, _ in videos if p in bad]
@@ -263,12 +277,12 @@ class VideoDataset(Dataset):
         """Resized uint8 frames of the clip chosen by ``sample(num_frames) -> indices``."""
         if self.cache is not None:
             def load() -> np.ndarray:
-                with open_video(path, self.backend) as reader:
+                with _open(path, self.backend, self.index_dir) as reader:
                     return resize_short_side(reader.read_all(), self.short_side)
 
             video = self.cache.get(path, self.short_side, load)
             return np.asarray(video[sample(len(video))])
-        with open_video(path, self.backend) as reader:
+        with _open(path, self.backend, self.index_dir) as reader:
             return resize_short_side(read_clip(reader, sample), self.short_side)
 
     def _test_frames(self, video: int, path: Path, clip: int) -> np.ndarray:
@@ -282,7 +296,7 @@ class VideoDataset(Dataset):
                 return [uniform_clip_indices(n, self.frames, self.stride, self.num_clips, c, self.short_video,
                                              str(path)) for c in range(self.num_clips)]
 
-            with open_video(path, self.backend) as reader:
+            with _open(path, self.backend, self.index_dir) as reader:
                 clips = clips_of(len(reader))
                 needed = np.unique(np.concatenate(clips))
                 try:

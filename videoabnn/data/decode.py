@@ -13,14 +13,29 @@ video) continue where the last stopped; an earlier frame restarts from the first
 on the real files of ``benchmarks/bench_data.py``, decoding a UCF101-sized Xvid video (320x240) from
 the start costs about a tenth of a millisecond per frame.
 
+**Index.** With a frame index (:mod:`videoabnn.data.index`, opt-in: ``data.index_dir`` a folder or ``cache``, or ``$VIDEOABNN_INDEX_DIR``;
+``data.index_dir``), built on a file's first open (a demux pass, one sequential decode, and a check
+decode from each keyframe), ``len(reader)`` is exact at open and the PyAV reader seeks to the
+checked keyframe at or before the first frame asked for, then decodes forward, checking every
+frame's timestamp against the index (the first must be that keyframe's frame, each next one the next
+in display order); where the index checked it, non-reference frames before the first frame asked
+for are not decoded at all (FFmpeg ``skip_frame``; never a frame asked for). Any surprise falls back
+to decoding from the first packet and is recorded in the index; a file the index marks not seekable
+decodes from the first packet (skipping non-reference frames before a clip only where checked). The
+decord reader uses the index for its length only (decord's own seeking is not exact).
+``index_dir=None``: no index, the readers behave as described above.
+
 **Length.** ``len(reader)`` is the number of decodable frames as far as known: the smaller of the
 header's count and the packets present (no decoding), corrected downward, for this reader and for
 every later reader of the same file in this process, by the first decode that reaches the end of
 the stream early (:func:`known_frame_count`). A request for frames that do not exist raises
-:class:`FrameCountError`, which names the file and the true count; a valid frame never raises.
+:class:`FrameCountError`, which names the file and the true count; a valid frame never raises. The
+decord reader never returns a frame past the last decodable one (decord repeats an earlier frame
+there): without an index or a known count, its first request counts the frames with PyAV.
 
 Every failure (missing, empty, corrupt or truncated file) raises :class:`VideoDecodeError` naming
-the file and the cause.
+the file and the cause; a reader that met a decode error raises the same cause for every later
+request that reaches that frame or beyond (and for ``read_all``/``count_frames``).
 """
 
 from __future__ import annotations
@@ -34,6 +49,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from videoabnn.data.index import (
+    IndexBuildError,
+    SeekMismatch,
+    VideoIndex,
+    file_identity,
+    get_index,
+    mark_unseekable,
+    resolve_index_dir,
+    verified_frames,
+)
 
 BACKENDS = ("auto", "decord", "pyav")
 log = logging.getLogger("videoabnn.data")
@@ -59,6 +85,7 @@ class FrameCountError(VideoDecodeError):
 
 
 _DECODER_THREADS = 0  # 0: the decoder's own choice (all cores)
+SKIP_NONREF = True  # with an index: skip non-reference frames before a clip where the index checked that it may
 
 
 def set_decoder_threads(threads: int) -> None:
@@ -108,13 +135,6 @@ _PACKET_BOUNDS: dict[tuple[str, int, int], int] = {}  # min(header, non-empty pa
 _KNOWN_LOCK = threading.Lock()
 
 
-def file_identity(path: str | os.PathLike) -> tuple[str, int, int]:
-    """(absolute path, size, mtime in ns): changes whenever the file does."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    return str(path), stat.st_size, stat.st_mtime_ns
-
-
 def known_frame_count(path: str | os.PathLike) -> int | None:
     """The decodable frame count a decode to the end of ``path`` found in this process, or None."""
     with _KNOWN_LOCK:
@@ -147,6 +167,28 @@ class VideoReader(ABC):
         check_video_file(self.path)
         self._frames_iter: Iterator | None = None
         self._next = 0  # display index of the frame the cursor yields next
+        self._stale = False  # the cursor died with an error: the next request starts afresh
+        self._failure: tuple[int, VideoDecodeError] | None = None  # (frame index, error) of a decode failure
+        self.index: VideoIndex | None = None
+
+    def _load_index(self, index_dir, threads: int) -> None:
+        """The file's frame index from ``index_dir`` (built now when missing); None when indexing is off."""
+        self._index_dir = resolve_index_dir(index_dir)
+        if self._index_dir is None:
+            return
+        try:
+            self.index = get_index(self.path, self._index_dir, threads)
+        except IndexBuildError as err:
+            log.debug("%s: no frame index (%s)", self.path, err)
+            return
+        if self.index.frames:
+            _learn_frame_count(self.path, self.index.frames)
+
+    def _raise_failure(self, highest: int | None = None) -> None:
+        """Repeat the cause of an earlier decode failure when a request reaches it (``highest`` None: any)."""
+        if self._failure is not None and (highest is None or highest >= self._failure[0]):
+            err = self._failure[1]
+            raise VideoDecodeError(self.path, err.cause) from err
 
     def __len__(self) -> int:
         return self._len
@@ -156,11 +198,13 @@ class VideoReader(ABC):
         idx = _as_index_array(indices, len(self), self.path, self.header_frames)
         if idx.size == 0:
             raise VideoDecodeError(self.path, "no frame indices requested")
+        self._raise_failure(int(idx.max()))
         unique, inverse = np.unique(idx, return_inverse=True)
         return self._read_sorted(unique)[inverse]
 
     def read_all(self) -> np.ndarray:
         """Every frame of the video as uint8 (N, H, W, 3); the count read is the true length from then on."""
+        self._raise_failure()
         self._rewind()
         frames = [self._convert(frame) for frame in self._cursor()]
         if not frames:
@@ -169,7 +213,12 @@ class VideoReader(ABC):
         return np.stack(frames)
 
     def count_frames(self) -> int:
-        """Decode to the end without converting a frame: the true number of decodable frames."""
+        """The true number of decodable frames: from the file's index when it has one (its build decoded the
+        file to the end), else by decoding to the end without converting a frame."""
+        self._raise_failure()
+        if self.index is not None and self.index.frames:
+            self._len = self.index.frames
+            return self._len
         self._rewind()
         count = sum(1 for _ in self._cursor())
         self._end_of_stream(count)
@@ -177,8 +226,7 @@ class VideoReader(ABC):
 
     def _read_sorted(self, indices: np.ndarray) -> np.ndarray:
         """Frames at sorted unique ``indices``: continue from the cursor, or restart before it."""
-        if indices[0] < self._next:
-            self._restart()
+        self._position(int(indices[0]))
         wanted = iter(indices.tolist())
         target = next(wanted)
         out: list[np.ndarray] = []
@@ -192,22 +240,36 @@ class VideoReader(ABC):
         self._end_of_stream(count)
         raise FrameCountError(self.path, int(indices[-1]), count, self.header_frames or None)
 
+    def _position(self, first: int) -> None:
+        """Get the cursor to at most ``first``: keep it, or restart from the first packet when it is past."""
+        if self._stale or first < self._next:
+            self._restart()
+
     def _cursor(self) -> Iterator:
         """Decoded frames from the cursor on; advances ``_next`` per frame; ends at the end of the stream."""
         if self._frames_iter is None:
             self._frames_iter = self._decode()
-        for frame in self._frames_iter:
-            self._next += 1
-            yield frame
+        try:
+            for frame in self._frames_iter:
+                self._next += 1
+                yield frame
+        except VideoDecodeError as err:
+            self._frames_iter, self._stale = None, True
+            if self._failure is None or self._next < self._failure[0]:
+                self._failure = (self._next, err)
+            raise
+        except SeekMismatch:
+            self._frames_iter, self._stale = None, True
+            raise
         self._frames_iter = None
 
     def _restart(self) -> None:
         self._reopen()
-        self._frames_iter, self._next = None, 0
+        self._frames_iter, self._next, self._stale = None, 0, False
 
     def _rewind(self) -> None:
         """Back to the first packet, reopening only when the cursor has moved (a fresh reader is there)."""
-        if self._next or self._frames_iter is not None:
+        if self._next or self._frames_iter is not None or self._stale:
             self._restart()
 
     def _end_of_stream(self, count: int) -> None:
@@ -243,9 +305,10 @@ class VideoReader(ABC):
 
 
 class PyAVReader(VideoReader):
-    """PyAV-backed reader (the default): sequential decoding from the first packet, frames counted."""
+    """PyAV-backed reader (the default): decoding from the first packet, frames counted; with the file's
+    index, from the checked keyframe before a request, every frame's position checked."""
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, index_dir: str | os.PathLike | None = "auto"):
         super().__init__(path)
         self._threads = decoder_threads() if threads is None else int(threads)
         quiet_libav()
@@ -255,6 +318,7 @@ class PyAVReader(VideoReader):
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         self.fps = float(rate) if rate else 0.0
         self.header_frames = int(stream.frames or 0)
+        self._load_index(index_dir, self._threads)
         known = known_frame_count(self.path)
         self._len = known if known is not None else self._packet_bound()
         if self._len <= 0:
@@ -305,6 +369,65 @@ class PyAVReader(VideoReader):
             raise VideoDecodeError(self.path, f"PyAV failed while decoding frame {self._next}: "
                                               f"{_short(err)}") from err
 
+    @property
+    def seekable(self) -> bool:
+        """True when this reader seeks with its file's index (else it decodes from the first packet)."""
+        return self.index is not None and self.index.seekable
+
+    def _checked(self) -> bool:
+        """Whether requests go through :meth:`_decode_checked` (seeks, skipped frames, positions checked)."""
+        return self.index is not None and (self.index.seekable or self.index.skip_from_start)
+
+    def _read_sorted(self, indices: np.ndarray) -> np.ndarray:
+        if not self._checked():
+            return super()._read_sorted(indices)
+        try:
+            return super()._read_sorted(indices)
+        except SeekMismatch as err:  # the index did not hold here: never trust it for this file again
+            log.warning("%s: %s; decoding from the first packet from now on", self.path, err)
+            self.index = mark_unseekable(self.index, f"a checked decode did not find what the index says: {err}",
+                                         self._index_dir)
+            self._restart()
+            return super()._read_sorted(indices)
+
+    def _position(self, first: int) -> None:
+        """Start a checked decode at the verified keyframe at or before ``first`` (or at the first packet,
+        skipping non-reference frames before ``first``) when that saves decoding, else as the base class."""
+        if not self._checked() or not first:
+            return super()._position(first)
+        index = self.index
+        key = index.keyframe_for(first)
+        start = key.display if key is not None else 0
+        skip = (key.skip if key is not None else index.skip_from_start) and SKIP_NONREF
+        if key is None and not skip:
+            return super()._position(first)
+        fresh = self._frames_iter is None and self._next == 0 and not self._stale
+        back = self._stale or first < self._next
+        if back or start > self._next or (fresh and skip):
+            if key is None and not fresh:
+                self._reopen()
+            elif self._container is None:
+                self._open()
+            self._frames_iter = self._decode_checked(key, first, skip)
+            self._next, self._stale = start, False
+            return
+        super()._position(first)
+
+    def _decode_checked(self, key, target: int, skip: bool) -> Iterator:
+        """Frames from ``key`` (None: the first packet), positions checked (:func:`~videoabnn.data.index.verified_frames`)."""
+        stream = self._container.streams.video[0]
+        index = self.index
+        try:
+            for display, frame in verified_frames(self._container, stream, index.display_of, index.frames, key,
+                                                  target, skip):
+                self._next = display  # frames before ``target`` may have been skipped
+                yield frame
+        except SeekMismatch:
+            raise
+        except Exception as err:
+            raise VideoDecodeError(self.path, f"PyAV failed while decoding frame {self._next}: "
+                                              f"{_short(err)}") from err
+
     def _convert(self, frame) -> np.ndarray:
         return frame.to_ndarray(format="rgb24")
 
@@ -329,7 +452,8 @@ class DecordReader(VideoReader):
     every frame it passes to RGB, so it is slower than PyAV here and not the default.
     """
 
-    def __init__(self, path: str | os.PathLike, num_threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, num_threads: int | None = None,
+                 index_dir: str | os.PathLike | None = "auto"):
         super().__init__(path)
         import decord
 
@@ -340,11 +464,41 @@ class DecordReader(VideoReader):
         self._vr = None                                       # decord, whose C++ logger prints to the console
         self._reopen()
         self.fps = float(self._vr.get_avg_fps())
+        self._load_index(index_dir, self._threads)
         known = known_frame_count(self.path)
         counts = [n for n in (len(self._vr), self.header_frames) if n > 0]
+        self._counted = known is not None  # the true count is known: no frame past it is ever read
         self._len = known if known is not None else (min(counts) if counts else 0)
         if self._len <= 0:
             raise VideoDecodeError(self.path, "video has no frames")
+
+    def _ensure_counted(self) -> None:
+        """decord returns a copy of an earlier frame for frames the decoder never produced (the end of
+        ``opencv-box.mp4``); before any frame is returned, the true count comes from PyAV (once per file)."""
+        if self._counted is not False:
+            return
+        known = known_frame_count(self.path)
+        if known is None:
+            try:
+                with PyAVReader(self.path, threads=self._threads, index_dir=None) as counter:
+                    known = counter.count_frames()
+            except VideoDecodeError as err:  # a file PyAV cannot decode to its end: frames before that still read
+                log.debug("%s: frames not counted (%s)", self.path, err.cause)
+                self._counted = None  # tried: not again for this reader
+                return
+        self._len, self._counted = known, True
+
+    def get_frames(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        self._ensure_counted()
+        return super().get_frames(indices)
+
+    def read_all(self) -> np.ndarray:
+        self._ensure_counted()
+        return super().read_all()
+
+    def count_frames(self) -> int:
+        self._ensure_counted()
+        return super().count_frames()
 
     def _reopen(self) -> None:
         try:
@@ -353,7 +507,7 @@ class DecordReader(VideoReader):
             raise VideoDecodeError(self.path, f"decord cannot open the video: {_short(err)}") from err
 
     def _decode(self) -> Iterator:
-        for _ in range(len(self._vr)):
+        for _ in range(min(len(self._vr), self._len) if self._counted is True else len(self._vr)):
             try:
                 frame = self._vr.next()
             except StopIteration:
@@ -427,15 +581,20 @@ def quiet_libav() -> None:
         decord.logging.set_level(decord.logging.QUIET)
 
 
-def open_video(path: str | os.PathLike, backend: str = "auto") -> VideoReader:
+def open_video(path: str | os.PathLike, backend: str = "auto",
+               index_dir: str | os.PathLike | None = "auto") -> VideoReader:
     """Open ``path`` with ``backend``: ``pyav`` (also what ``auto`` means) or ``decord``; both exact.
 
-    Exact: frame i is the i-th decoded frame (sequential decoding, no seeking by timestamp).
+    Exact: frame i is the i-th decoded frame (counted from the first packet, or from a keyframe of the
+    file's index whose display index was verified; never derived from a timestamp).
 
     Args:
         path: the video file; missing or empty files raise `VideoDecodeError`.
         backend: ``"auto"`` (= ``"pyav"``), ``"pyav"`` or ``"decord"`` (ImportError when not installed).
             Default: "auto".
+        index_dir: folder of frame indexes (built there on a file's first open): ``"auto"`` (the
+            :func:`~videoabnn.data.index.set_index_dir` setting, by default ``$VIDEOABNN_INDEX_DIR`` or the
+            user cache), a path, or None (no index: sequential decoding from the first packet). Default: "auto".
 
     Returns:
         A `VideoReader` (a context manager): ``len()``, ``fps``, ``get_frames(indices)`` -> uint8
@@ -445,4 +604,6 @@ def open_video(path: str | os.PathLike, backend: str = "auto") -> VideoReader:
         >>> with open_video("v_ApplyEyeMakeup_g01_c01.avi") as reader:
         ...     frames = reader.get_frames([0, 1, 2])
     """
-    return DecordReader(path) if resolve_backend(backend) == "decord" else PyAVReader(path)
+    if resolve_backend(backend) == "decord":
+        return DecordReader(path, index_dir=index_dir)
+    return PyAVReader(path, index_dir=index_dir)

@@ -1,10 +1,13 @@
 """Check a UCF101 or HMDB51 data root against its split files: missing, unreadable and extra videos, and
 files whose header announces another frame count than they hold.
 
-Each listed video present on disk is decoded to its end (the readers are sequential, so that is what
-reading the last frame costs anyway) and its first, middle and last frames are converted; ``full``
-converts every frame too and names the first that fails. Splits: those whose list files exist, or the
-ones asked for (a split asked for whose files are missing is an error).
+Each listed video present on disk is decoded to its end and its first, middle and last frames are
+converted; ``full`` converts every frame too and names the first that fails. That decode also builds
+each video's frame index (:mod:`videoabnn.data.index`: the true frame count and the keyframes a seek
+may start from, each checked) in ``index_dir`` (default: where training reads them), so training never
+pays for it; the report says which videos cannot seek (they decode from the first packet). Splits:
+those whose list files exist, or the ones asked for (a split asked for whose files are missing is an
+error).
 """
 
 from __future__ import annotations
@@ -31,16 +34,27 @@ class VideoCheck:
     header: int
     decodable: int | None
     error: str | None = None
+    seek: str | None = None  # None: not indexed; "" seeks with its index; else why it decodes from the first packet
 
 
-def inspect_video(path: Path, backend: str = "auto", full: bool = False) -> VideoCheck:
-    """Decode ``path`` to its end (every frame converted when ``full``) and report what it holds."""
+def _seek_note(reader) -> str | None:
+    index = reader.index
+    if index is None:
+        return None
+    return "" if index.seekable else (index.reason or "not seekable")
+
+
+def inspect_video(path: Path, backend: str = "auto", full: bool = False,
+                  index_dir: str | os.PathLike | None = "auto") -> VideoCheck:
+    """Decode ``path`` to its end (every frame converted when ``full``) and report what it holds; builds the
+    file's frame index in ``index_dir`` (None: no index)."""
     try:
-        reader = open_video(path, backend)
+        reader = open_video(path, backend, index_dir=index_dir)
     except VideoDecodeError as err:
         return VideoCheck(0, None, err.cause)
     with reader:
         header = reader.header_frames
+        seek = _seek_note(reader)
         try:
             if full:
                 n = _convert_every_frame(reader)
@@ -48,8 +62,8 @@ def inspect_video(path: Path, backend: str = "auto", full: bool = False) -> Vide
                 n = reader.count_frames()
                 reader.get_frames([0, n // 2, n - 1])
         except VideoDecodeError as err:
-            return VideoCheck(header, None, err.cause)
-    return VideoCheck(header, n)
+            return VideoCheck(header, None, err.cause, seek)
+    return VideoCheck(header, n, seek=seek)
 
 
 def _convert_every_frame(reader) -> int:
@@ -123,8 +137,9 @@ def _hmdb_listed(root: Path, splits: list[int]) -> tuple[Path, dict[str, set[str
 
 def verify_root(dataset: str, root: str | os.PathLike, probe: bool = True, backend: str = "auto",
                 workers: int = 4, splits: Sequence[int] | None = None, full: bool = False,
-                progress: bool = False) -> dict:
-    """Report for ``root``: counts per split; missing, unreadable (probe), extra videos; header/decodable mismatches."""
+                progress: bool = False, index_dir: str | os.PathLike | None = "auto") -> dict:
+    """Report for ``root``: counts per split; missing, unreadable (probe), extra videos; header/decodable mismatches;
+    with ``probe``, the frame index of every readable video is built (or checked) in ``index_dir``."""
     root = Path(root)
     if dataset not in ("ucf101", "hmdb51"):
         raise ValueError(f"unknown dataset {dataset!r}; expected ucf101 or hmdb51")
@@ -139,9 +154,14 @@ def verify_root(dataset: str, root: str | os.PathLike, probe: bool = True, backe
             present.append(rel)
         except VideoDecodeError as err:
             missing.append((rel, err.cause))
-    unreadable, mismatched = [], []
+    unreadable, mismatched, sequential = [], [], []
+    indexed = 0
     if probe:
-        for rel, check in _inspect_all(video_dir, present, backend, full, workers, progress):
+        for rel, check in _inspect_all(video_dir, present, backend, full, workers, progress, index_dir):
+            if check.seek is not None:
+                indexed += 1
+                if check.seek:
+                    sequential.append((rel, check.seek))
             if check.error is not None:
                 unreadable.append((rel, check.error))
             elif check.header and check.header != check.decodable:
@@ -151,15 +171,24 @@ def verify_root(dataset: str, root: str | os.PathLike, probe: bool = True, backe
     extra = sorted(on_disk - set(listed))
     return {"dataset": dataset, "root": str(root), **info, "listed": len(listed), "on_disk": len(on_disk),
             "missing": missing, "unreadable": unreadable, "frame_count_mismatch": mismatched, "extra": extra,
-            "probed": probe, "full": full, "ok": not missing and not unreadable}
+            "probed": probe, "full": full, "indexed": indexed, "index_dir": _index_folder(index_dir),
+            "not_seekable": sequential, "ok": not missing and not unreadable}
 
 
-def _inspect_all(video_dir: Path, present: list[str], backend: str, full: bool, workers: int, progress: bool):
+def _index_folder(index_dir) -> str | None:
+    from videoabnn.data.index import resolve_index_dir
+
+    folder = resolve_index_dir(index_dir)
+    return None if folder is None else str(folder)
+
+
+def _inspect_all(video_dir: Path, present: list[str], backend: str, full: bool, workers: int, progress: bool,
+                 index_dir="auto"):
     """(rel, VideoCheck) per file, decoded by ``workers`` threads (the decoders release the GIL), in order."""
     from tqdm import tqdm
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        checks = pool.map(lambda rel: inspect_video(video_dir / rel, backend, full), present)
+        checks = pool.map(lambda rel: inspect_video(video_dir / rel, backend, full, index_dir), present)
         yield from tqdm(zip(present, checks), total=len(present), desc="decoding", unit="video",
                         disable=not progress, leave=False)
 
@@ -185,6 +214,15 @@ def format_report(report: dict, limit: int = 20) -> str:
             lines.append(f"    {item[0]}: {item[1]}" if isinstance(item, (tuple, list)) else f"    {item}")
         if len(items) > limit:
             lines.append(f"    ... and {len(items) - limit} more")
+    if report.get("indexed"):
+        seq = report.get("not_seekable", [])
+        lines.append(f"  frame index: {report['indexed']} videos indexed in {report['index_dir']}; "
+                     f"{report['indexed'] - len(seq)} seek to a checked keyframe, {len(seq)} decode from the first "
+                     "packet")
+        for rel, why in seq[:limit]:
+            lines.append(f"    {rel}: {why}")
+        if len(seq) > limit:
+            lines.append(f"    ... and {len(seq) - limit} more")
     if not report["probed"]:
         lines.append("  (videos were not decoded: run without --no-probe to find unreadable files)")
     elif not report.get("full"):

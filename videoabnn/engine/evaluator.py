@@ -242,7 +242,9 @@ def _settings_key(ev: _Evaluation, specs: list[dict], threats: list[str]) -> dic
     e = ev.cfg["eval"]
     return {**ev.base_key(), "attacks": specs, "threats": threats, "seed": int(ev.cfg["seed"]),
             "surrogate": ev.surrogate_digest if "transfer" in threats else None,
-            "audit": bool(e.get("audit")), "audit_batches": e.get("audit_batches"), "fit_batches": e.get("fit_batches")}
+            "audit": bool(e.get("audit")), "audit_batches": e.get("audit_batches"), "fit_batches": e.get("fit_batches"),
+            **({"audit_settings": {**audit_settings(ev.cfg), "clips": (e.get("audit_budget") or {}).get("clips")}}
+               if e.get("audit") else {})}
 
 
 def _locations(cfg: Mapping, checkpoint: Path, digest: str, settings: dict, out_dir: str | Path | None,
@@ -311,9 +313,10 @@ def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str
             write(complete=False)
     if ev.cfg["eval"].get("audit"):
         white = _adaptive_view(ev.cfg, model, seed=int(ev.cfg["seed"]))
-        ev.audit = _audit(ev, store, white, test_set, attackers.get("transfer"), "audit")
+        ev.audit = _audit(ev, store, white, test_set, attackers.get("transfer"), "audit", specs, threats, "white")
         if white is not model:  # behind an input transform: the naive view must be caught by the audit
-            ev.audit_naive = _audit(ev, store, model, test_set, attackers.get("transfer"), "audit_naive")
+            ev.audit_naive = _audit(ev, store, model, test_set, attackers.get("transfer"), "audit_naive", specs,
+                                    threats, "naive")
     return write(complete=True)
 
 
@@ -637,33 +640,130 @@ class _Clips:
         return len(self.loader)
 
 
+def audit_settings(cfg: Mapping) -> dict:
+    """The ``audit_gradient_masking`` arguments of an evaluation's audit: the budget ``eval.audit_budget``
+    (clips aside) and the applicability thresholds ``eval.audit_min_correct`` / ``eval.audit_min_clean_over_chance``.
+    Keys the config leaves unset keep the function's (thorough) defaults."""
+    e = cfg["eval"]
+    budget = dict(e.get("audit_budget") or {})
+    out: dict[str, Any] = {k: budget[k] for k in ("steps", "more_steps", "restarts", "square_queries", "gradcheck_clips",
+                                                  "gradcheck_directions") if budget.get(k) is not None}
+    if budget.get("eps_list") is not None:
+        out["eps_list"] = tuple(float(v) for v in budget["eps_list"])
+    for key, arg in (("audit_min_correct", "min_correct"), ("audit_min_clean_over_chance", "min_clean_over_chance")):
+        if e.get(key) is not None:
+            out[arg] = e[key]
+    return out
+
+
 def audit_clip_ids(ev: _Evaluation, test_set: Dataset) -> list[int]:
-    """A class-stratified, seeded subset of the evaluated clips for the gradient-masking audit."""
+    """A class-stratified, seeded subset of the evaluated clips for the gradient-masking audit:
+    ``eval.audit_batches`` test batches' worth, at most ``eval.audit_budget.clips``."""
     from videoabnn.engine.subsets import stratified_clip_subset
 
     size = int(ev.cfg["eval"]["audit_batches"]) * _test_batch_size(ev.cfg)
+    cap = (ev.cfg["eval"].get("audit_budget") or {}).get("clips")
+    if cap is not None:
+        size = min(size, int(cap))
     return stratified_clip_subset(test_set, ev.ids, size, int(ev.cfg["seed"]))
 
 
+def audit_reuse(ev: _Evaluation, specs: Sequence[Mapping], threats: Sequence[str], ids: Sequence[int],
+                white: str = "white"):
+    """What the audit reads from this evaluation instead of re-attacking (``EvaluationReuse``), or None.
+
+    Per Linf radius of the evaluated attacks: each audited clip is clean-correct and survived every attack
+    of threat model ``white`` (``naive`` for the naive view of a transformed model), and of ``transfer``,
+    within that radius. None for a batch-coupled model (the audit's batches differ from the evaluation's)
+    or when no evaluated attack has a Linf budget."""
+    from videoabnn.attacks import attack_budget
+    from videoabnn.attacks.audit import EvaluationReuse
+
+    rows = _rows_of(ev, ids)
+    if ev.batch_coupled or ev.clean is None or rows is None:
+        return None
+    labels = ev.clean["labels"][rows]
+    clean_ok = M.clip_correct(ev.clean["logits"][rows], labels)
+    reuse = EvaluationReuse()
+    for threat, target in ((white, reuse.white), ("transfer", reuse.transfer)):
+        if threat not in threats:
+            continue
+        balls: dict[str, tuple[float, Tensor]] = {}
+        for spec in specs:
+            record = ev.records.get(result_key(spec, threat))
+            budget = attack_budget(spec["name"], threat_params(spec, threat))
+            if record is None or budget is None or budget[0] != "linf":
+                continue
+            balls[spec["id"]] = (budget[1], M.clip_correct(record["logits"][rows], labels))
+        for radius in sorted({r for r, _ in balls.values()}):
+            within = sorted(k for k, (r, _) in balls.items() if r <= radius + 1e-9)
+            ok = clean_ok.clone()
+            for k in within:
+                ok &= balls[k][1]
+            target[radius] = ok
+            reuse.attacks[f"{threat} {radius * 255:g}/255"] = within
+    return reuse if reuse.white or reuse.transfer else None
+
+
+def _rows_of(ev: _Evaluation, ids: Sequence[int]) -> Tensor | None:
+    """Rows of the evaluation's records (loader order over ``ev.ids``) holding clips ``ids``; None if one is absent."""
+    position = {int(i): k for k, i in enumerate(ev.ids)}
+    if any(int(i) not in position for i in ids):
+        return None
+    return torch.tensor([position[int(i)] for i in ids], dtype=torch.long)
+
+
+def _reuse_key(reuse) -> dict | None:
+    """The reused per-clip results, for the audit's cache key."""
+    if reuse is None:
+        return None
+    return {part: {f"{r:.10g}": [int(v) for v in t.tolist()] for r, t in getattr(reuse, part).items()}
+            for part in ("white", "transfer")}
+
+
 def _audit(ev: _Evaluation, store: ItemStore, model: nn.Module, test_set: Dataset,
-           surrogate: nn.Module | None, name: str = "audit") -> dict | None:
-    """Gradient-masking checks on a stratified subset of the evaluated clips (rank 0; shared with all)."""
+           surrogate: nn.Module | None, name: str = "audit", specs: Sequence[Mapping] = (),
+           threats: Sequence[str] = (), white: str = "white") -> dict | None:
+    """Gradient-masking checks on a stratified subset of the evaluated clips (rank 0; shared with all), with
+    the budget of ``eval.audit_budget``; the evaluation's own Linf rows (threat ``white`` and ``transfer``)
+    are read, not re-attacked (see :func:`audit_reuse`)."""
     from videoabnn.attacks import AUDIT_VERSION, audit_gradient_masking
 
     ids = audit_clip_ids(ev, test_set)
+    settings = audit_settings(ev.cfg)
+    reuse = audit_reuse(ev, specs, threats, ids, white)
     key = {**ev.base_key(), "audit_clips": digest_of(ids), "seed": int(ev.cfg["seed"]),
-           "surrogate": ev.surrogate_digest if surrogate is not None else None, "audit_version": AUDIT_VERSION}
+           "surrogate": ev.surrogate_digest if surrogate is not None else None, "audit_version": AUDIT_VERSION,
+           "settings": settings, "reuse": _reuse_key(reuse), "correct_only": not ev.batch_coupled}
     if name != "audit":
         key["view"] = name
     found = store.get(name, key)
     if found is not None:
+        _log_audit(name, found["report"], None)
         return found["report"]
     report = None
     if ev.info.is_main:
         loader, _ = eval_loader(test_set, ev.cfg, DistInfo(), indices=ids)
         batches = list(_Clips(loader, ev.device))
+        if reuse is not None and not torch.equal(torch.cat([y.cpu() for _, y in batches]).long(),
+                                                 ev.clean["labels"][_rows_of(ev, ids)].long()):
+            log.warning("gradient-masking audit: the audited clips are not in the evaluation's order; re-attacking")
+            reuse = None
         log.info("gradient-masking audit on %d clips", len(ids))
-        report = audit_gradient_masking(model, batches, surrogate, seed=int(ev.cfg["seed"])).to_dict()
+        start = time.perf_counter()
+        report = audit_gradient_masking(model, batches, surrogate, seed=int(ev.cfg["seed"]),
+                                        correct_only=not ev.batch_coupled, reuse=reuse, **settings).to_dict()
         report["settings"]["clip_ids"] = ids
+        _log_audit(name, report, time.perf_counter() - start)
         store.put(name, key, {"report": report})
     return broadcast_object(report)
+
+
+def _log_audit(name: str, report: Mapping, seconds: float | None) -> None:
+    """The verdict in eval.log: passed, FAILED (with the failed checks) or not applicable (with the reason)."""
+    from videoabnn.report.tables import audit_verdict
+
+    failed = [c["name"] for c in report.get("checks") or [] if c.get("passed") is False]
+    verdict = audit_verdict(report) + (f" ({', '.join(failed)})" if report.get("passed") is False else "")
+    took = "reused from the cache" if seconds is None else f"{seconds:.1f} s"
+    log.info("%s: gradient-masking audit %s (%s)", name, verdict, took)

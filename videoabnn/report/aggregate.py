@@ -69,10 +69,14 @@ def aggregate_results(per_seed: Sequence[Mapping], seeds: Sequence[int]) -> dict
                        for pattern in ("clean.clip_acc", "summary.worst_case.*", "summary.worst_case_budget.*.*.clip_acc") for p in _paths(out, pattern)
                        if all(_get(r, p) is not None for r in per_seed)}
     audits = [r.get("audit") for r in per_seed]
-    failed = [int(s) for s, a in zip(seeds, audits) if a and not a.get("passed")]
+    failed = [int(s) for s, a in zip(seeds, audits) if a and a.get("passed") is False]
     if any(audits):
         first = next(a for s, a in zip(seeds, audits) if a and (not failed or int(s) == failed[0]))
-        out["audit"] = {**copy.deepcopy(first), "passed": not failed}
+        # failed if any seed failed; not applicable only if no seed could be judged
+        passed = False if failed else (True if any(a and a.get("passed") for a in audits) else None)
+        out["audit"] = {**copy.deepcopy(first), "passed": passed}
+        if passed is not None:
+            out["audit"]["not_applicable"] = None
         out["audit"].setdefault("metrics", {})["seeds_failed"] = failed
     out["complete"] = all(r.get("complete", True) for r in per_seed)
     return out

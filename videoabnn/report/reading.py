@@ -281,12 +281,17 @@ def _cost_sentences(abnn: Mapping, ats: list[Mapping], pretraining: Mapping | No
 def _audit_sentences(results: Sequence[Mapping]) -> list[str]:
     failed = [model_name(r) for r in results if audit_passed(r) is False]
     passed = [model_name(r) for r in results if audit_passed(r) is True]
+    unjudged = [model_name(r) for r in results if r.get("audit") and audit_passed(r) is None]
+    out = []
     if failed:
-        return [f"Gradient-masking checks FAILED for {', '.join(failed)}: treat their robust accuracy as an upper "
-                "bound, not a measurement of robustness."]
-    if passed:
-        return [f"Gradient-masking checks passed for {', '.join(passed)}."]
-    return []
+        out.append(f"Gradient-masking checks FAILED for {', '.join(failed)}: treat their robust accuracy as an upper "
+                   "bound, not a measurement of robustness.")
+    elif passed:
+        out.append(f"Gradient-masking checks passed for {', '.join(passed)}.")
+    if unjudged:
+        out.append(f"Gradient-masking checks not applicable for {', '.join(unjudged)}: too few correctly classified "
+                   "clips to attack.")
+    return out
 
 
 def _sweep_sentences(sweeps: Mapping[str, Mapping], tol: float) -> list[str]:

@@ -384,19 +384,26 @@ def audit_rows(result: Mapping) -> list[tuple[str, bool | None, str]]:
 
 
 def audit_passed(result: Mapping) -> bool | None:
-    """Whether every gradient-masking check passed (None when the file has no audit)."""
+    """Whether every gradient-masking check passed (None when the file has no audit or the audit is not
+    applicable: see :func:`audit_verdict`)."""
     audit = result.get("audit")
-    return None if not audit else bool(audit["passed"])
+    return None if not audit or audit.get("passed") is None else bool(audit["passed"])
+
+
+def audit_verdict(audit: Mapping) -> str:
+    """``passed``, ``FAILED`` or ``not applicable: <reason>`` (schema AuditResult)."""
+    if audit.get("passed") is None:
+        return f"not applicable: {audit.get('not_applicable') or 'no reason recorded'}"
+    return "passed" if audit["passed"] else "FAILED"
 
 
 def audit_table(results: Sequence[Mapping]) -> str:
     """Per model: overall audit verdict and the checks that failed."""
     rows = []
     for res in results:
-        verdict = audit_passed(res)
         failed = [f"{n}: {d}" if d else n for n, p, d in audit_rows(res) if p is False]
         n_checks = len(audit_rows(res))
-        status = "not run" if verdict is None else ("passed" if verdict else "FAILED")
+        status = "not run" if not res.get("audit") else audit_verdict(res["audit"])
         rows.append([model_name(res), status, str(n_checks), "; ".join(failed) or "–"])
     return markdown_table(["model", "audit", "checks", "failed checks"], rows, ["l", "l", "r", "l"])
 
@@ -445,9 +452,8 @@ def results_markdown(results: Mapping) -> str:
         lines.append(f"Worst case over {count} {th}-box attacks (per clip, clean included): {pct(acc, 2)}")
         for label, entry in ((summary.get("worst_case_budget") or {}).get(th) or {}).items():
             lines.append(f"  within {label}: {pct(entry['clip_acc'], 2)} ({', '.join(entry['attacks'])})")
-    verdict = audit_passed(results)
-    if verdict is not None:
-        lines.append(f"Gradient-masking audit: {'passed' if verdict else 'FAILED'}")
+    if results.get("audit"):
+        lines.append(f"Gradient-masking audit: {audit_verdict(results['audit'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -460,10 +466,11 @@ def audit_markdown(audit: Mapping) -> str:
     status = {True: "pass", False: "**FAIL**", None: "skipped"}
     eps = (audit.get("settings") or {}).get("eps")
     robust = audit.get("robust_accuracy")
-    lines = [f"### Gradient-masking audit: {'passed' if audit['passed'] else 'FAILED'}", "",
+    lines = [f"### Gradient-masking audit: {audit_verdict(audit)}", "",
              f"Worst-case robust accuracy at eps {'?' if eps is None else f'{eps * 255:.1f}'}/255: "
              f"{'-' if robust is None else f'{robust:.4f}'}", ""]
-    rows = [[c["name"], status[c["passed"]], _num(c.get("value"), 4), _num(c.get("threshold"), 4), c["reason"]]
+    rows = [[c["name"], "not applicable" if c["passed"] is None and str(c["reason"]).startswith("not applicable")
+             else status[c["passed"]], _num(c.get("value"), 4), _num(c.get("threshold"), 4), c["reason"]]
             for c in audit["checks"]]
     return "\n".join(lines) + markdown_table(["check", "result", "value", "threshold", "reason"], rows,
                                              ["l", "l", "r", "r", "l"]) + "\n"
