@@ -39,32 +39,32 @@ def _path(obj: object) -> str | None:
     return path
 
 
-LEVEL = 2  # heading level of the generated sections (set per marker: ``<!-- registry: methods level=3 -->``)
+Entry = tuple[str, Callable, str]  # (heading, documented object, note under the heading)
 
 
-def _section(title: str, obj: Callable, note: str = "") -> str:
-    """A heading of :data:`LEVEL` for one registered object, then its documentation."""
-    hashes = "#" * LEVEL
+def _section(title: str, obj: Callable, note: str, level: int) -> str:
+    """A heading of ``level`` for one registered object, then its documentation."""
+    hashes = "#" * level
     head = f"{hashes} {title}\n\n{note}\n\n" if note else f"{hashes} {title}\n\n"
     path = _path(obj)
     if path is not None:
         return (head + f"::: {path}\n    options:\n      show_root_heading: false\n"
-                f"      heading_level: {LEVEL + 1}\n")
+                f"      heading_level: {level + 1}\n")
     doc = inspect.cleandoc(obj.__doc__ or "(no docstring)")
     return head + f"```python\n{title}{inspect.signature(obj)}\n```\n\n```text\n{doc}\n```\n"
 
 
-def _attacks() -> list[str]:
+def _attacks() -> list[Entry]:
     from videoabnn.attacks.registry import _REGISTRY
 
     by_class: dict[type, list[str]] = {}
     for name, (cls, _fixed) in sorted(_REGISTRY.items()):
         by_class.setdefault(cls, []).append(name)
-    return [_section(f"{cls.__name__}", cls, "Registered as " + ", ".join(f"`{n}`" for n in names) + ".")
+    return [(cls.__name__, cls, "Registered as " + ", ".join(f"`{n}`" for n in names) + ".")
             for cls, names in by_class.items()]
 
 
-def _models() -> list[str]:
+def _models() -> list[Entry]:
     from videoabnn.models.registry import _REGISTRY, list_models
 
     out = []
@@ -72,21 +72,21 @@ def _models() -> list[str]:
         entry = _REGISTRY[name]
         note = (f"`create_model(\"{name}\", num_classes, ...)`; family `{entry.family or '-'}`, default input "
                 f"{entry.frames} frames at {entry.crop}x{entry.crop}.")
-        out.append(_section(f"`{name}`", entry.builder, note))
+        out.append((f"`{name}`", entry.builder, note))
     return out
 
 
-def _transforms() -> list[str]:
+def _transforms() -> list[Entry]:
     from videoabnn.defenses.transforms import _TRANSFORMS
 
-    return [_section(f"`{name}`: {cls.__name__}", cls, f"`model.input_transform: {name}`")
+    return [(f"`{name}`: {cls.__name__}", cls, f"`model.input_transform: {name}`")
             for name, cls in sorted(_TRANSFORMS.items())]
 
 
-def _methods() -> list[str]:
+def _methods() -> list[Entry]:
     from videoabnn.defenses.objectives import OBJECTIVES
 
-    return [_section(f"`{name}`: {cls.__name__}", cls, f"`train.method: {name}`") for name, cls in OBJECTIVES.items()]
+    return [(f"`{name}`: {cls.__name__}", cls, f"`train.method: {name}`") for name, cls in OBJECTIVES.items()]
 
 
 GENERATORS = {"attacks": _attacks, "models": _models, "transforms": _transforms, "methods": _methods}
@@ -94,12 +94,10 @@ GENERATORS = {"attacks": _attacks, "models": _models, "transforms": _transforms,
 
 def registry_markdown(kind: str, level: int = 2) -> str:
     """The generated sections for registry ``kind``, headed at ``level``."""
-    global LEVEL
     if kind not in GENERATORS:
         raise ValueError(f"docs: unknown registry {kind!r} in a '<!-- registry: ... -->' line; "
                          f"expected one of {', '.join(GENERATORS)}")
-    LEVEL = level
-    return "\n".join(GENERATORS[kind]())
+    return "\n".join(_section(title, obj, note, level) for title, obj, note in GENERATORS[kind]())
 
 
 def on_page_markdown(markdown: str, **_kwargs) -> str:

@@ -16,10 +16,10 @@ from pathlib import Path
 from videoabnn.report.reading import HOLDS, claims
 from videoabnn.report.study_report import build_document, find_results
 from videoabnn.report.tables import (
-    _budget_cell,
     acc_cell,
     attack_threat,
     base_attack_id,
+    budget_cell,
     budgets,
     find_reference,
     flops_ratio,
@@ -58,7 +58,7 @@ def headline_table(results: list[dict]) -> str:
     header = ["model", "clean", *[f"{titles[t]}, worst {ball}" for t in threats], "train FLOPs / abnn"]
     rows = []
     for res in results:
-        cells = [_budget_cell(res, t, ball) for t in threats]
+        cells = [budget_cell(res, t, ball) for t in threats]
         ratio = flops_ratio(res, ref)
         rows.append([model_name(res), acc_cell(res, "clean.clip_acc", res["clean"]["clip_acc"]), *cells,
                      "–" if ratio is None else f"{ratio:.2f}x"])

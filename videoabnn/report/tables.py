@@ -245,7 +245,7 @@ def results_rows(results: Sequence[Mapping], threat: str = WHITE, reference_meth
             *accs,
             acc_cell(res, "summary.acc_adv", threat_acc_adv(res, threat)) if headline else pct(threat_acc_adv(res, threat)),
             acc_cell(res, "summary.acc_all", threat_acc_all(res, threat)) if headline else pct(threat_acc_all(res, threat)),
-            *[_budget_cell(res, threat, b) for b in balls],
+            *[budget_cell(res, threat, b) for b in balls],
             acc_cell(res, f"summary.worst_case.{threat}", worst_case(res, threat)),
             "–" if flops is None else f"{flops / 1e9:.0f}",
             _ratio(flops_ratio(res, ref)),
@@ -255,7 +255,7 @@ def results_rows(results: Sequence[Mapping], threat: str = WHITE, reference_meth
     return header, rows
 
 
-def _budget_cell(result: Mapping, threat: str, budget: str) -> str:
+def budget_cell(result: Mapping, threat: str, budget: str) -> str:
     """The robust accuracy within ``budget`` (with its spread over seeds), or a dash where the file has none."""
     if budget not in budgets(result, threat):
         return "–"
