@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -9,6 +10,10 @@ import pytest
 from PIL import Image
 
 from videoabnn.study import load_study_config, run_study, stage_names
+
+_spec = importlib.util.spec_from_file_location("study_numbers", Path(__file__).parents[1] / "golden" / "study_numbers.py")
+study_numbers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(study_numbers)
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "synthetic" / "study.yaml"
 
@@ -51,6 +56,9 @@ def test_quick_study_end_to_end_and_resume(tmp_path, monkeypatch):
     # every model starts from the substitute's pretraining run
     cfg_at = json.loads((work / "results" / "at.json").read_text())["config"]
     assert cfg_at["model"]["pretrained"].endswith(".pt") and "/runs/substitute-" in cfg_at["model"]["pretrained"]
+    # golden: every number equals the one the code computed before the one-home refactor (issue 26)
+    golden = json.loads((Path(__file__).parents[1] / "golden" / "study_quick.json").read_text())
+    assert study_numbers.differences(study_numbers.numbers(work), golden) == []
     # resumable: a rerun skips every stage and rebuilds the same report
     lines.clear()
     run_study(cfg, log=lines.append)
