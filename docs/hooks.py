@@ -84,7 +84,7 @@ def _transforms() -> list[Entry]:
 
 
 def _methods() -> list[Entry]:
-    from videoabnn.defenses.objectives import OBJECTIVES
+    from videoabnn.defenses.registry import OBJECTIVES
 
     return [(f"`{name}`: {cls.__name__}", cls, f"`train.method: {name}`") for name, cls in OBJECTIVES.items()]
 

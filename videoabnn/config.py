@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from videoabnn.errors import UserError
+
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
@@ -37,7 +39,7 @@ OPEN_SECTIONS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override is malformed or names a key that does not exist."""
 
 

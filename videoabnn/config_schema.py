@@ -8,13 +8,18 @@ name the same keys. :func:`check_values` turns pydantic's errors into one line p
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, create_model, field_validator
 
+from videoabnn.abnn_modes import MODES, MODULATIONS, SCALAR_STATS
+from videoabnn.audit_settings import BUDGET as AUDIT_BUDGET
+from videoabnn.audit_settings import AuditSettings
 from videoabnn.methods import METHODS
+from videoabnn.threats import THREAT_NAMES, WHITE, direct_threats
 
 PosInt = Annotated[int, Field(ge=1)]
 NonNegInt = Annotated[int, Field(ge=0)]
@@ -94,12 +99,12 @@ class Substitute(Section):
 
 
 class ABNN(Section):
-    mode: Literal["modulate", "replace", "prototype", "prototype_exact"]
+    mode: Literal[MODES]  # type: ignore[valid-type]
     stats_eps: PosFloat
     input_size: Annotated[list[PosInt], Field(min_length=3, max_length=3)] | None
-    prototype_statistics: Literal["clip", "batch"]
+    prototype_statistics: Literal[SCALAR_STATS]  # type: ignore[valid-type]
     stats_dropout: Fraction
-    modulation: Literal["gamma_beta", "gamma"]
+    modulation: Literal[MODULATIONS]  # type: ignore[valid-type]
     stats_stages: list[Annotated[int, Field(ge=0, le=4)]] | None
     substitute: Substitute
 
@@ -140,23 +145,34 @@ class Train(Section):
     denoise_stages: list[NonNegInt]
 
 
-class AuditBudget(Section):
-    """``eval.audit_budget``: what the evaluation's gradient-masking audit may spend."""
+def _setting_type(name: str) -> Any:
+    """The config type of one ``AuditSettings`` field: its type with the range of its metadata (tuples as lists)."""
+    spec = next(f for f in dataclasses.fields(AuditSettings) if f.name == name)
+    hint = get_type_hints(AuditSettings)[name]
+    args = [a for a in get_args(hint) if a is not type(None)]
+    inner = args[0] if get_origin(hint) is tuple else (args[0] if args else hint)
+    kind = StrictBool if inner is bool else inner
+    typed = Annotated[kind, Field(**spec.metadata)] if spec.metadata else kind
+    return list[typed] if get_origin(hint) is tuple else typed
 
-    clips: PosInt | None
-    steps: PosInt
-    more_steps: PosInt
-    restarts: PosInt
-    square_queries: PosInt
-    eps_list: list[PosFloat]
-    gradcheck_clips: PosInt
-    gradcheck_directions: PosInt
+
+def _settings_section(name: str, doc: str, fields: dict[str, Any]) -> type[Section]:
+    """A closed section named ``name`` with ``fields`` (``{key: (type, default or ...)}``)."""
+    section = create_model(name, __base__=Section, **fields)
+    section.__doc__ = doc
+    return section
+
+
+AuditBudget = _settings_section(
+    "AuditBudget", "``eval.audit_budget``: what the evaluation's gradient-masking audit may spend (defaults: "
+    "``defaults.yaml``; types and ranges: ``AuditSettings``).",
+    {"clips": (PosInt | None, ...), **{k: (_setting_type(k), ...) for k in AUDIT_BUDGET}})
 
 
 class Eval(Section):
     attacks: str | list[str | AttackSpec]
     attack_args: dict[str, dict[str, Any]]
-    threat_models: list[Literal["white", "gray", "transfer", "naive", "physical"]]
+    threat_models: list[Literal[THREAT_NAMES]]  # type: ignore[valid-type]
     transfer_from: str | None
     max_batches: PosInt | None
     audit: StrictBool
@@ -188,27 +204,9 @@ class Threats(Section):
     physical: PhysicalThreat | None = None
 
 
-class AuditSettings(Section):
-    """Arguments of ``videoabnn.attacks.audit_gradient_masking``."""
-
-    eps: PosFloat | None = None
-    eps_list: list[PosFloat] | None = None
-    large_eps: PosFloat | None = None
-    steps: PosInt | None = None
-    more_steps: PosInt | None = None
-    restarts: PosInt | None = None
-    square_queries: NonNegInt | None = None
-    square_p_init: PosFloat | None = None
-    tol: Annotated[float, Field(ge=0)] | None = None
-    margin_gap: Annotated[float, Field(ge=0)] | None = None
-    large_eps_max_acc: Annotated[float, Field(ge=0, le=1)] | None = None
-    zero_grad_tol: Annotated[float, Field(ge=0)] | None = None
-    frames: str | None = None
-    max_batches: PosInt | None = None
-    gradcheck_clips: PosInt | None = None
-    gradcheck_directions: PosInt | None = None
-    gradcheck_steps: list[PosFloat] | None = None
-    gradcheck_tol: PosFloat | None = None
+StudyAudit = _settings_section(
+    "StudyAudit", "``study.audit``: ``videoabnn.audit_settings.AuditSettings`` fields (null or absent: its default).",
+    {f.name: (_setting_type(f.name) | None, None) for f in dataclasses.fields(AuditSettings)})
 
 
 class Sweep(Section):
@@ -283,7 +281,7 @@ class FidelityPipeline(Section):
 
     about: str = ""
     gradient: Literal["full", "cut"] = "full"
-    threat: Literal["white", "gray"] = "white"
+    threat: Literal[direct_threats()] = WHITE  # type: ignore[valid-type]
     attacks: list[str | AttackSpec] = Field(min_length=1)  # ids of eval.attacks, or attack mappings
     batch: Literal["video", "study"] | PosInt = "video"
     models: list[str] | None = None  # null: every model of study.fidelity
@@ -322,7 +320,7 @@ class Study(Section):
     pretrain: DottedOverrides | None = None
     methods: dict[str, DottedOverrides | None] = {}
     threats: Threats = Threats()
-    audit: AuditSettings = AuditSettings()
+    audit: StudyAudit = StudyAudit()
     sweeps: dict[str, Sweep] = {}
     examples: Examples | None = None
     readme: Readme | None = None

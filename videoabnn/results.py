@@ -15,10 +15,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from videoabnn.errors import UserError
+
 SCHEMA_VERSION = 2
 
 
-class ResultsError(ValueError):
+class ResultsError(UserError, ValueError):
     """A results file does not follow the schema; the message names the file and the key."""
 
 

@@ -80,9 +80,9 @@ FAST = dict(eps_list=(16 / 255,), eps=8 / 255, steps=2, more_steps=3, restarts=1
 def bounded() -> dict:
     """The audit_gradient_masking arguments tools/test.py uses by default (eval.audit_budget, eval.audit_min_*)."""
     from videoabnn.config import config_from_dict
-    from videoabnn.engine.evaluator import audit_settings
+    from videoabnn.engine.audit_run import evaluation_budget
 
-    return {**audit_settings(config_from_dict({})), "correct_only": True, "show_progress": False}
+    return {**evaluation_budget(config_from_dict({})), "correct_only": True, "show_progress": False}
 
 
 def test_bounded_defaults_come_from_the_config_once():

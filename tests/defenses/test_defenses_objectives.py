@@ -88,7 +88,7 @@ def test_objective_errors_name_the_problem():
         build_objective("at", attack=shift_attack(0.1)[0], mix=1.5)
     with pytest.raises(ValueError, match="ABNN model"):
         build_objective("abnn").start_epoch(Linear(), 0, 0)
-    assert set(METHODS) == {"standard", "abnn", "at", "pgd_at", "alp", "trades", "feature_denoise"}
+    assert set(METHODS) == {"standard", "abnn", "at", "pgd_at", "alp", "trades", "feature_denoise", "abnn_pgd_at"}
 
 
 def test_default_training_attack_is_real_pgd(batch):

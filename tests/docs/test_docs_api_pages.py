@@ -39,7 +39,7 @@ def test_every_registered_model_has_a_section_with_its_arguments():
 
 @pytest.mark.parametrize("kind", ["transforms", "methods"])
 def test_defense_registries_have_sections(kind):
-    from videoabnn.defenses.objectives import OBJECTIVES
+    from videoabnn.defenses.registry import OBJECTIVES
     from videoabnn.defenses.transforms import list_transforms
 
     names = list_transforms() if kind == "transforms" else list(OBJECTIVES)

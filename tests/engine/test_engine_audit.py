@@ -8,7 +8,7 @@ import torch
 
 from videoabnn.attacks import audit_gradient_masking
 from videoabnn.engine import evaluate, train
-from videoabnn.engine.evaluator import audit_settings
+from videoabnn.engine.audit_run import evaluation_budget
 from videoabnn.models import load_model
 from videoabnn.results import Results
 
@@ -40,7 +40,7 @@ def test_the_audit_reads_the_evaluations_rows_and_agrees_with_re_attacking(train
     x = torch.stack([test_set[i]["clip"] for i in ids])
     y = torch.tensor([test_set[i]["label"] for i in ids])
     again = audit_gradient_masking(load_model(trained).eval(), [(x, y)], seed=3, correct_only=True, show_progress=False,
-                                   **audit_settings(cfg))
+                                   **evaluation_budget(cfg))
     assert {c.name: c.passed for c in again.checks} == {n: c["passed"] for n, c in checks.items()}
     log = next((tmp_path / "eval").glob("eval.log")).read_text()
     assert "audit: gradient-masking audit passed" in log or "audit: gradient-masking audit FAILED" in log

@@ -58,11 +58,11 @@ def test_interrupted_evaluation_continues_where_it_stopped(trained, toy_sets, tm
     calls = []
     original = ev._run_attack
 
-    def flaky(run, store, model, attacker, spec, threat, *rest):
-        calls.append(spec["id"])
-        if spec["id"] == "pgd" and len(calls) == 2:
+    def flaky(evaluation, run, job):
+        calls.append(job.spec["id"])
+        if job.spec["id"] == "pgd" and len(calls) == 2:
             raise KeyboardInterrupt
-        return original(run, store, model, attacker, spec, threat, *rest)
+        return original(evaluation, run, job)
 
     monkeypatch.setattr(ev, "_run_attack", flaky)
     with pytest.raises(KeyboardInterrupt):

@@ -50,3 +50,19 @@ def test_a_model_trained_behind_a_transform_is_evaluated_with_its_own_config(tin
                                     "model.kwargs": {"width": 8}})
     with pytest.raises(Exception, match="architecture arguments"):   # the inner model is still checked
         evaluate(other, checkpoint, attacks=["fgsm"], out_dir=tmp_path / "eval2", test_set=toy_sets[1])
+
+
+def test_a_transformed_model_evaluates_again_into_its_own_folder(tiny_cfg, toy_sets, tmp_path):
+    """The naive rows added for a model behind a transform do not change the settings its folder is named by:
+    a rerun into the same out_dir is the same evaluation (it used to be refused as "other settings")."""
+    cfg = tiny_cfg("standard", **{"train.epochs": 1})
+    checkpoint = train(cfg, train_set=toy_sets[0], val_set=toy_sets[1]) / "last.pt"
+    cfg = tiny_cfg("standard", **{"eval.input_transform": {"name": "bit_depth", "bits": 4}})
+    threats = ["white"]
+    first = evaluate(cfg, checkpoint, attacks=["fgsm"], threat_models=threats, out_dir=tmp_path / "e",
+                     test_set=toy_sets[1])
+    again = evaluate(cfg, checkpoint, attacks=["fgsm"], threat_models=threats, out_dir=tmp_path / "e",
+                     test_set=toy_sets[1])
+    assert threats == ["white"]  # the caller's list is not changed
+    assert set(again["attacks"]) == {"fgsm", "fgsm@naive"}
+    assert again["provenance"]["settings_digest"] == first["provenance"]["settings_digest"]

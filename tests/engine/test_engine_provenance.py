@@ -29,9 +29,9 @@ def spy(monkeypatch):
     calls = []
     run_attack, predict = ev._run_attack, ev.predict
 
-    def attack(run, store, model, attacker, spec, threat, *rest):
-        calls.append(spec["id"] if threat == "white" else f"{spec['id']}@{threat}")
-        return run_attack(run, store, model, attacker, spec, threat, *rest)
+    def attack(evaluation, run, job):
+        calls.append(job.name)
+        return run_attack(evaluation, run, job)
 
     def clean(*args, **kwargs):
         calls.append("clean")

@@ -23,7 +23,7 @@ from videoabnn.data import (
     generate_synthetic,
     open_video,
 )
-from videoabnn.defenses.objectives import OBJECTIVES
+from videoabnn.defenses.registry import OBJECTIVES
 from videoabnn.defenses.transforms import _TRANSFORMS
 from videoabnn.methods import METHODS
 from videoabnn.models import (

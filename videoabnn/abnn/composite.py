@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from videoabnn.abnn.adaptive_bn import MODES, SCALAR_STATS, AdaptiveBatchNorm3d, ClipSizeError
+from videoabnn.abnn.adaptive_bn import LAYERS, AdaptiveBatchNorm3d, ClipSizeError
 from videoabnn.abnn.alignment import alignment_loss
 from videoabnn.abnn.statistics import clip_statistics
+from videoabnn.abnn_modes import SCALAR_STATS, check_mode
+from videoabnn.capabilities import Capability
 from videoabnn.models.shortcut_gradient import SHORTCUT_GRADIENTS, cut_shortcut_gradient
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,8 @@ class ABNN(nn.Module):
         >>> logits = model(torch.rand(2, 3, 8, 32, 32))
     """
 
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.GRAY_BOX, Capability.STATISTICS})
+
     def __init__(self, substitute: nn.Module, target: nn.Module, mode: str = "modulate", stats_eps: float = 1e-5,
                  grid: Sequence[int] = (1, 2, 2), min_sigma: float = 0.1, input_size: Sequence[int] | None = None,
                  prototype_statistics: str = "clip", shortcut_gradient: str = "full", stats_dropout: float = 0.0,
@@ -94,8 +98,7 @@ class ABNN(nn.Module):
         s_ch, t_ch = substitute.stage_channels, target.stage_channels
         if len(s_ch) != len(t_ch):
             raise ValueError(f"ABNN: substitute has {len(s_ch)} stage outputs, target has {len(t_ch)}; they must match")
-        if mode not in MODES:
-            raise ValueError(f"ABNN: mode must be one of {MODES}, got {mode!r}")
+        check_mode(mode, "ABNN")
         if prototype_statistics not in SCALAR_STATS:
             raise ValueError(f"ABNN: prototype_statistics must be one of {SCALAR_STATS}, got {prototype_statistics!r}")
         if shortcut_gradient not in SHORTCUT_GRADIENTS:
@@ -167,7 +170,7 @@ class ABNN(nn.Module):
             raise ClipSizeError(f"ABNN(mode='prototype_exact') was built for clips of {built} (T x H x W, "
                                 f"abnn.input_size); got {'x'.join(map(str, x.shape[2:]))}")
         features = self.substitute.forward_stages(x)
-        keep = self.mode in ("prototype", "prototype_exact")
+        keep = LAYERS[self.mode].needs_features
         return [(*clip_statistics(f, self.stats_eps), f if keep else None) for f in features]
 
     def forward_with_statistics(self, x: torch.Tensor, stats: Stats, return_stages: bool = False) -> Any:

@@ -12,6 +12,7 @@ from videoabnn.attacks.audit import (
 from videoabnn.attacks.base import Attack, attack_mode, clip_generators
 from videoabnn.attacks.blackbox import Square, Transfer
 from videoabnn.attacks.ensemble import AutoAttack
+from videoabnn.attacks.flicker import FlickerAttack
 from videoabnn.attacks.frames import FrameSpec, frame_mask, parse_frames
 from videoabnn.attacks.gradcheck import GradientCheck, check_gradient
 from videoabnn.attacks.gradient import FGSM, MIFGSM, PGD
@@ -36,6 +37,7 @@ __all__ = [
     "ATTACK_PRESETS",
     "AUDIT_VERSION",
     "FGSM",
+    "FlickerAttack",
     "LOSSES",
     "MIFGSM",
     "PGD",

@@ -10,10 +10,11 @@ from videoabnn.attacks.base import per_clip_rand
 from videoabnn.attacks.gradient import NormBallAttack
 from videoabnn.attacks.losses import attack_loss
 from videoabnn.attacks.registry import register_attack
+from videoabnn.capabilities import Capability, supports
 
 
 def _is_abnn(model: nn.Module) -> bool:
-    return hasattr(model, "substitute_statistics") and hasattr(model, "forward_with_statistics")
+    return supports(model, Capability.STATISTICS)
 
 
 def statistics_shift(stats: list, clean: list) -> Tensor:

@@ -143,6 +143,10 @@ class Attack(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k not in skip and not k.startswith("_"))
         return f"{type(self).__name__}({args})"
 
+    def settings(self) -> dict:
+        """Resolved settings a results row records in its ``details`` (none by default; ensembles, patterns)."""
+        return {}
+
     # ----------------------------------------------------------------- public call
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         """Return adversarial clips for ``x`` (true labels, or target labels when targeted)."""

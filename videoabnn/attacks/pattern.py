@@ -178,3 +178,31 @@ def rotation_extent(side: float, angle_deg: float) -> float:
     """Half the bounding-box side of a square of ``side`` rotated by ``angle_deg``."""
     rad = math.radians(abs(angle_deg))
     return 0.5 * side * (math.cos(rad) + math.sin(rad))
+
+
+# A placement of a square patch: {"cx", "cy" (its centre, in frame coordinates whose pixel centres sit at
+# +0.5), "scale" (a factor on its side, default 1), "angle" (degrees, default 0)}. The general renderer takes
+# it as a 3x3 map (placement_forward); the digital patch path as its affine_grid form (placement_theta).
+def placement_forward(placements: list[dict], centre: Tensor) -> Tensor:
+    """(N, T, 3, 3) texture px -> frame px maps of patches placed by ``placements`` (one per clip), turning
+    about ``centre`` (N, T, 2: the patch's middle, in its pixels)."""
+    like = dict(dtype=centre.dtype, device=centre.device)
+    where = torch.tensor([[p["cx"] - 0.5, p["cy"] - 0.5] for p in placements], **like)
+    scale = torch.tensor([float(p.get("scale", 1.0)) for p in placements], **like)
+    angle = torch.deg2rad(torch.tensor([float(p.get("angle", 0.0)) for p in placements], **like))
+    return (translation(where) @ similarity(scale, angle))[:, None] @ translation(-centre)
+
+
+def placement_theta(placements: list[dict], side: int, hw: tuple[int, int], like: Tensor) -> Tensor:
+    """(N, 2, 3) ``affine_grid`` maps (output grid -> patch coordinates, both normalised) of square patches of
+    ``side`` pixels placed by ``placements`` on frames of ``hw``: :func:`placement_forward` inverted in
+    closed form (in double precision; deriving it from the 3x3 map instead rounds some grids differently)."""
+    h, w = hw
+    rows = []
+    for p in placements:
+        s, a = float(p.get("scale", 1.0)) * side, math.radians(float(p.get("angle", 0.0)))
+        cu, cv = 2 * float(p["cx"]) / w - 1, 2 * float(p["cy"]) / h - 1
+        ax, bx = math.cos(a) * w / s, math.sin(a) * h / s
+        ay, by = -math.sin(a) * w / s, math.cos(a) * h / s
+        rows.append([[ax, bx, -(ax * cu + bx * cv)], [ay, by, -(ay * cu + by * cv)]])
+    return torch.tensor(rows, device=like.device, dtype=like.dtype)

@@ -2,16 +2,16 @@ r"""Physically realizable attacks, unbounded inside a region: ROA sticker, adver
 and salt-and-pepper pixels. Sizes are pixels (int) or fractions of the frame (float in (0, 1]).
 
 All three pick a region, then take sign-gradient steps on the pixel values inside it; pixels
-outside are returned unchanged. ROA and framing are :class:`StickerAttack`\ s with the physical
-options (one pattern over time, jitter, physical EOT, printability), documented on each class.
+outside are returned unchanged. ROA and framing are :class:`StickerAttack`\ s: members of the pattern-attack
+family (:mod:`videoabnn.attacks.pattern_family`) with its options (one pattern over time, jitter, physical
+EOT, printability), documented on each class.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,24 +26,16 @@ from videoabnn.attacks.base import (
     resolve_length,
 )
 from videoabnn.attacks.frames import num_frames
-from videoabnn.attacks.pattern import (
-    PATTERNS,
-    check_choice,
-    identity,
-    mask_centre,
-    mask_corner,
-    parse_jitter,
-    translation,
+from videoabnn.attacks.pattern import mask_corner, translation
+from videoabnn.attacks.pattern_family import (
+    Layout,
+    PatternAttack,
+    check_rank,
+    frame_layout,
+    placed_layout,
+    render_layout,
 )
-from videoabnn.attacks.physical_eot import (
-    CONDITIONS,
-    PhysicalDistribution,
-    capture_scene,
-    parse_physical,
-    render_pattern,
-    stream_seed,
-)
-from videoabnn.attacks.printability import PrintPenalty
+from videoabnn.attacks.physical_eot import PhysicalDistribution
 from videoabnn.attacks.ranking import top_indices
 from videoabnn.attacks.registry import register_attack
 
@@ -131,54 +123,27 @@ class Sticker:
     frames: Tensor
 
 
-class StickerAttack(RegionAttack):
-    """A region attack whose pattern can be one over time, placed with jitter, fitted through physical
-    EOT and kept printable (``pattern``, ``placement``, ``jitter``, ``physical``, ``nps_weight``,
-    ``tv_weight``, ``palette``: see :class:`ROA` and :class:`Framing`).
+class StickerAttack(PatternAttack, RegionAttack):
+    """A pattern attack fitted on the batch it attacks: choose a region per clip, then fit its pattern by
+    :meth:`~videoabnn.attacks.pattern_family.PatternAttack.eot_step` (the pattern options: see :class:`ROA`
+    and :class:`Framing`). Subclasses define the region and, where it is not whole-frame content shown
+    inside it, the pattern's layout.
 
     The returned clip shows the pattern as printed, seen under ideal conditions; :meth:`physical_views`
     renders it under fresh draws and fixed conditions (the ``physical`` threat model).
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        *,
-        pattern: str = "per_frame",
-        placement: str = "fixed",
-        jitter: Mapping[str, Any] | None = None,
-        physical: Any = None,
-        nps_weight: float = 0.0,
-        tv_weight: float = 0.0,
-        palette: str | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__(model, **kwargs)
-        name = type(self).__name__
-        self.pattern = check_choice(pattern, PATTERNS, f"{name}: pattern")
-        self.placement = placement
-        self.jitter = parse_jitter(placement, jitter)
-        self.physical_spec = physical
-        self.physical, self.draws = parse_physical(physical)
-        self.penalty = PrintPenalty(nps_weight, tv_weight, palette)
-
-    def settings(self) -> dict:
-        """The physical options as run (what the results' details record)."""
-        return {"pattern": self.pattern, "placement": self.placement,
-                "jitter": None if self.jitter is None else vars(self.jitter).copy(),
-                "physical": None if self.physical is None else {**self.physical.to_dict(), "draws": self.draws},
-                **self.penalty.settings()}
-
-    def _plain(self) -> bool:
-        """Today's digital attack: per-frame content, fixed place, no EOT, no print terms."""
-        return self.pattern == "per_frame" and self.jitter is None and self.physical is None and not self.penalty.active
+    def digital(self) -> bool:
+        """Whether the attack is the field's digital protocol (content per frame, fixed place, no EOT, no print
+        terms): then the attack renders by the plain compositing and takes NCHW images too."""
+        o = self.options
+        return o.pattern == "per_frame" and o.moves is None and o.distribution is None and not o.penalty.active
 
     def perturb(self, x: Tensor, y: Tensor, seed: int) -> Tensor:
-        if self._plain():
-            return super().perturb(x, y, seed)
-        sticker = self.fit_sticker(x, y, seed)
+        plain = self.digital()
+        sticker = self.fit_sticker(x, y, seed, plain)
         with torch.no_grad():
-            return self.render(x, sticker, seed, "show", None)
+            return self.render(x, sticker, seed, "show", None, plain=plain)
 
     # --- the pattern as a texture placed on the frames
     def new_param(self, x: Tensor, sel: Tensor, gens: list[torch.Generator]) -> Tensor:
@@ -191,73 +156,43 @@ class StickerAttack(RegionAttack):
             return per_clip_rand(gens, (x.shape[1], *x.shape[-2:]), x)
         return x.mean(dim=2)
 
-    def texture(self, x: Tensor, sticker: Sticker, param: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """(texture (N, C, T, h, w), mask (N, 1, T, h, w), texture -> frame maps (N, T, 3, 3), the pattern's
-        centre in texture pixels (N, T, 2), its half side (N, T))."""
-        n, t = x.shape[0], x.shape[2]
-        tex = param if param.dim() == 5 else param.unsqueeze(2).expand(-1, -1, t, -1, -1)
-        mask = sticker.sel.to(x.dtype).unsqueeze(1)
-        rows, cols = sticker.sel.any(-1), sticker.sel.any(-2)
-        half = (torch.maximum(rows.sum(-1), cols.sum(-1)).to(x.dtype) / 2).clamp_min(0.5)
-        return tex, mask, identity(n, t, x), mask_centre(sticker.sel).to(x.dtype), half
+    def layout(self, x: Tensor, sticker: Sticker, param: Tensor) -> Layout:
+        """Whole-frame content (per frame, or one frame for all) shown inside the region."""
+        return frame_layout(param if param.dim() == 5 else param.unsqueeze(2), sticker.sel)
 
     def render(self, x: Tensor, sticker: Sticker, seed: int, stream: str, dist: PhysicalDistribution | None,
-               param: Tensor | None = None, gens: tuple | None = None) -> Tensor:
+               param: Tensor | None = None, gens: tuple | None = None, plain: bool = False) -> Tensor:
         """The clip with the pattern placed (jitter drawn from ``stream``) and, with ``dist``, seen through
         one draw of it; ``gens`` (jitter, physical generators) continue a stream across calls."""
-        jit_gens, phys_gens = gens or self.streams(x, seed, stream)
-        tex, mask, forward, centre, half = self.texture(x, sticker, sticker.param if param is None else param)
-        return render_pattern(x, tex, mask, forward, centre, half, dist, phys_gens, self.jitter, jit_gens)
-
-    @staticmethod
-    def streams(x: Tensor, seed: int, stream: str) -> tuple[list, list]:
-        """Per-clip generators of the jitter and physical draws of a named stream."""
-        return clip_generators(x, stream_seed(seed, f"{stream}-jitter")), clip_generators(x, stream_seed(seed, stream))
+        layout = self.layout(x, sticker, sticker.param if param is None else param)
+        return render_layout(x, layout, dist, gens or self.streams(x, seed, stream), self.options.moves, plain)
 
     # --- fitting
-    def fit_sticker(self, x: Tensor, y: Tensor, seed: int) -> Sticker:
+    def fit_sticker(self, x: Tensor, y: Tensor, seed: int, plain: bool = False) -> Sticker:
         """Choose the region and fit the pattern (through the EOT draws of the ``fit`` stream)."""
-        if x.dim() != 5:
-            raise ValueError(f"{type(self).__name__}: pattern, placement and physical options need NCTHW clips")
+        check_rank(type(self).__name__, x, plain)
         gens = clip_generators(x, seed)
         frames = _frames_bool(self.make_mask(x, y, gens))
         sel = self.region(x, y, frames, gens) & frames
         sticker = Sticker(self.new_param(x, sel, gens), sel, frames)
         fit_gens = self.streams(x, seed, "fit")
+
+        def render(param: Tensor) -> Tensor:
+            return self.render(x, sticker, seed, "fit", self.options.distribution, param, fit_gens, plain)
+
+        def print_view(param: Tensor) -> tuple[Tensor, Tensor]:
+            return self.layout(x, sticker, param).expanded()
+
         param = sticker.param
         for _ in range(self.steps):
-            param = param.detach().requires_grad_(True)
-            grad = torch.zeros_like(param)
-            for _ in range(self.draws):
-                x_adv = self.render(x, sticker, seed, "fit", self.physical, param, fit_gens)
-                objective = self.loss_fn(self.model(x_adv), y).sum()
-                if self.penalty.active:
-                    tex, mask = self.texture(x, sticker, param)[:2]
-                    objective = objective - self.penalty(tex, mask).sum()
-                grad = grad + torch.autograd.grad(objective, param)[0]
-            param = (param.detach() + self.alpha * grad.sign()).clamp_(0, 1)
+            param = self.eot_step(param, y, render, print_view, torch.sum)
         return replace(sticker, param=param.detach())
 
-    def physical_views(self, x: Tensor, y: Tensor, dist: Any = None,
-                       conditions: Mapping[str, PhysicalDistribution] | None = None) -> dict[str, Tensor]:
-        """Fit on (x, y), then render: ``digital`` (ideal capture), ``fresh`` (one draw per clip of ``dist``,
-        default this attack's own distribution or the ``default`` preset, from a seed stream independent
-        of the fit's), ``no_pattern`` (the clips through the camera of the same fresh draws, no pattern)
-        and one clip per fixed condition (default :data:`CONDITIONS`)."""
-        x, y = self._check_inputs(x, y)
-        seed = self.seed if self.seed is not None else int(torch.randint(0, 2**62, (1,)))
-        dist = self.physical if dist is None else dist
-        dist = dist if isinstance(dist, PhysicalDistribution) else parse_physical(dist or "default")[0]
+    def viewer(self, x: Tensor, y: Tensor, seed: int) -> Callable[[PhysicalDistribution | None, str], Tensor]:
+        """Fit on ``(x, y)``, then show that sticker through a draw of the named stream."""
         with attack_mode(self.model), torch.enable_grad():
             sticker = self.fit_sticker(x.detach(), y.detach(), seed)
-        views = {}
-        with torch.no_grad():
-            views["digital"] = self.render(x, sticker, seed, "show", None)
-            views["fresh"] = self.render(x, sticker, seed, "eval", dist)
-            views["no_pattern"] = capture_scene(x, dist, clip_generators(x, stream_seed(seed, "eval")))
-            for name, cond in (CONDITIONS if conditions is None else conditions).items():
-                views[name] = self.render(x, sticker, seed, f"eval-{name}", cond)
-        return {k: v.clamp(0, 1).to(x.dtype) for k, v in views.items()}
+        return lambda dist, stream: self.render(x, sticker, seed, stream, dist)
 
 
 @register_attack("roa")
@@ -362,18 +297,14 @@ class ROA(StickerAttack):
         return torch.stack([mean[i, :, int(rows[i, first[i]]):int(rows[i, first[i]]) + sh,
                                  int(cols[i, first[i]]):int(cols[i, first[i]]) + sw] for i in range(n)])
 
-    def texture(self, x: Tensor, sticker: Sticker, param: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def layout(self, x: Tensor, sticker: Sticker, param: Tensor) -> Layout:
         """Shared: the sticker itself, moved to the region's place on every frame (an exact pixel copy)."""
         if self.pattern == "per_frame":
-            return super().texture(x, sticker, param)
+            return super().layout(x, sticker, param)
         n, t = x.shape[0], x.shape[2]
-        sh, sw = param.shape[-2:]
-        tex = param.unsqueeze(2).expand(-1, -1, t, -1, -1)
-        mask = sticker.frames.to(x.dtype).reshape(n, 1, t, 1, 1).expand(-1, -1, -1, sh, sw)
         rows, cols = mask_corner(sticker.sel)
         forward = translation(torch.stack([cols, rows], dim=-1).to(x.dtype))
-        centre = torch.tensor([(sw - 1) / 2, (sh - 1) / 2], dtype=x.dtype, device=x.device).expand(n, t, 2)
-        return tex, mask, forward, centre, torch.full((n, t), max(sh, sw) / 2, dtype=x.dtype, device=x.device)
+        return placed_layout(param.unsqueeze(2), sticker.frames.to(x.dtype).reshape(n, 1, t, 1, 1), forward)
 
     def sticker_size(self, h: int, w: int) -> tuple[int, int]:
         """(height, width) of the sticker in pixels on frames of ``h`` x ``w``."""

@@ -20,6 +20,8 @@ from typing import Any
 
 from torch import nn
 
+from videoabnn.capabilities import Capability, supports
+
 # name -> (class, fixed defaults applied before the user's parameters); filled by @register_attack
 _REGISTRY: dict[str, tuple[type, dict[str, Any]]] = {}
 
@@ -70,7 +72,7 @@ def adaptive_target(model: nn.Module, bpda: str | None, eot: int | None, seed: i
     """What a gradient attack differentiates through: with ``bpda``/``eot`` set and a model behind an
     input transformation (one with ``attack_view()``), its BPDA/EOT view; otherwise the model itself.
     Every attack accepts both (``bpda``: auto | none | identity | median | standin; ``eot``: draws per step)."""
-    if (bpda is None and eot is None) or not hasattr(model, "attack_view"):
+    if (bpda is None and eot is None) or not supports(model, Capability.ATTACK_VIEW):
         return model
     return model.attack_view(bpda=bpda or "auto", eot=eot, seed=int(seed or 0))
 

@@ -4,39 +4,41 @@ expectation over transformations, and a universal adversarial frame (Zajac et al
 A patch is placed per clip with a random position, scale and rotation, identical on every
 attacked frame of that clip. ``fit(loader)`` trains, ``save(path)`` writes ``path`` (tensor and
 settings) plus a PNG image next to it (and, with ``print_size`` cm, ``<stem>_print.png`` at ``dpi``),
-``load(path)`` restores; calling the attack applies it. The physical options (as for ROA and
-framing) are documented on each class.
+``load(path)`` restores; calling the attack applies it. Both are members of the pattern-attack family
+(:mod:`videoabnn.attacks.pattern_family`); its options (as for ROA and framing) are documented on each class.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from videoabnn.attacks.base import Attack, attack_mode, clip_generators, resolve_length
+from videoabnn.attacks.base import attack_mode, clip_generators, resolve_length
 from videoabnn.attacks.frames import frame_mask
-from videoabnn.attacks.pattern import PATTERNS, check_choice, identity, parse_jitter, similarity, translation
-from videoabnn.attacks.physical import border_region
-from videoabnn.attacks.physical_eot import (
-    CONDITIONS,
-    PhysicalDistribution,
-    capture_scene,
-    parse_physical,
-    render_pattern,
-    stream_seed,
+from videoabnn.attacks.pattern import placement_forward, placement_theta, rotation_extent
+from videoabnn.attacks.pattern_family import (
+    Layout,
+    PatternAttack,
+    check_rank,
+    drawn,
+    frame_layout,
+    placed_layout,
+    render_layout,
+    texture_centre,
 )
-from videoabnn.attacks.printability import PrintPenalty, save_print_png
+from videoabnn.attacks.physical import border_region
+from videoabnn.attacks.physical_eot import PhysicalDistribution
+from videoabnn.attacks.printability import save_print_png
 from videoabnn.attacks.registry import register_attack
+from videoabnn.capabilities import Capability
 from videoabnn.utils.io import atomic_save_image, atomic_torch_save
 
 
@@ -60,24 +62,23 @@ def _save_png(image: Tensor, path: Path) -> None:
     atomic_save_image(Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels), path, "PNG")
 
 
-class UniversalAttack(Attack):
-    """Shared training loop (sign-gradient ascent over a loader), physical options and persistence; the
-    arguments are documented on :class:`UniversalPatch` and :class:`UniversalFraming`."""
+class UniversalAttack(PatternAttack):
+    """A pattern attack fitted once over a loader (sign-gradient ascent on one pattern for all clips, through
+    :meth:`~videoabnn.attacks.pattern_family.PatternAttack.eot_step`), then applied to unseen clips, saved and
+    loaded; the arguments are documented on :class:`UniversalPatch` and :class:`UniversalFraming`.
+    Subclasses define the pattern's size and layout (and, for the patch, its random placement)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.FIT, Capability.PHYSICAL})
+    clamp_control: ClassVar[bool] = False  # its no_pattern view was always returned as the camera left it
 
     kind = "universal"
 
-    def __init__(self, model: nn.Module, *, alpha: float = 2 / 255, epochs: int = 5, pattern: str = "shared",
-                 placement: str = "fixed", jitter: Mapping[str, Any] | None = None, physical: Any = None,
-                 nps_weight: float = 0.0, tv_weight: float = 0.0, palette: str | None = None,
-                 print_size: float | None = None, dpi: int = 300, **kwargs) -> None:
+    def __init__(self, model: nn.Module, *, alpha: float = 2 / 255, epochs: int = 5, print_size: float | None = None,
+                 dpi: int = 300, **kwargs) -> None:
         super().__init__(model, **kwargs)
         if self.frames.kind in ("random", "salient"):
             raise ValueError(f"{self.name}: frames must be 'all', 'first:k' or 'every:n' (one tensor for all clips)")
         self.alpha, self.epochs = float(alpha), int(epochs)
-        self.pattern = check_choice(pattern, PATTERNS, f"{self.name}: pattern")
-        self.placement, self.jitter = placement, parse_jitter(placement, jitter)
-        self.physical, self.draws = parse_physical(physical)
-        self.penalty = PrintPenalty(nps_weight, tv_weight, palette)
         if print_size is not None and (float(print_size) <= 0 or int(dpi) < 1):
             raise ValueError(f"{self.name}: print_size must be > 0 (cm) and dpi >= 1; got {print_size}, {dpi}")
         self.print_size, self.dpi = print_size, int(dpi)
@@ -85,41 +86,45 @@ class UniversalAttack(Attack):
 
     # --- subclass hooks
     @abstractmethod
-    def _new_param(self, x: Tensor) -> Tensor:
-        """Fresh trainable tensor for the first batch."""
+    def texture_size(self, x: Tensor) -> tuple[int, int]:
+        """(height, width) of the pattern for clips like ``x``."""
 
     @abstractmethod
-    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
-               physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
-        """Apply ``param`` to ``x`` (differentiable in ``param``); ``physical`` draws and jitter come from
-        ``streams`` (jitter generators, physical generators)."""
+    def layout(self, x: Tensor, param: Tensor, placement: Any, gens: Any) -> Layout:
+        """Where ``param`` goes on the clips ``x`` (``placement``: see :meth:`apply`; random ones from ``gens``)."""
 
     @abstractmethod
     def print_view(self, param: Tensor) -> tuple[Tensor, Tensor | None]:
         """(pattern (1, C, ...), mask or None): what is printed, for the printability terms."""
 
+    def draw_placement(self, x: Tensor, param: Tensor, gen: torch.Generator) -> Any:
+        """The random placement of one training step (None: the attack has none)."""
+        return None
+
+    def _new_param(self, x: Tensor) -> Tensor:
+        """Fresh uniform pattern of the first batch, seeded by ``seed`` (None: 0): (C, [T,] h, w)."""
+        gen = torch.Generator(device=x.device)
+        gen.manual_seed(self.options.seed_for(self.seed))
+        frames = (x.shape[2],) if self.pattern == "per_frame" else ()
+        return torch.rand(x.shape[1], *frames, *self.texture_size(x), generator=gen, device=x.device, dtype=x.dtype)
+
     def _settings(self) -> dict:
         return {"alpha": self.alpha, "epochs": self.epochs, "frames": str(self.frames), "loss": self.loss,
-                "targeted": self.targeted, **self.physical_settings()}
+                "targeted": self.targeted, **self.settings()}
 
-    def settings(self) -> dict:
-        """The physical options as run (what the results' details record)."""
-        return self.physical_settings()
+    def plain(self, dist: PhysicalDistribution | None) -> bool:
+        """Whether a render is the digital protocol of a universal pattern (one pattern for all frames, fixed
+        place, no physical draw): then it uses the plain compositing and takes NCHW images too."""
+        return self.pattern == "shared" and self.options.moves is None and drawn(dist) is None
 
-    def physical_settings(self) -> dict:
-        """The physical options as run."""
-        return {"pattern": self.pattern, "placement": self.placement,
-                "jitter": None if self.jitter is None else vars(self.jitter).copy(),
-                "physical": None if self.physical is None else {**self.physical.to_dict(), "draws": self.draws},
-                **self.penalty.settings()}
-
-    def _plain(self) -> bool:
-        return self.pattern == "shared" and self.jitter is None
-
-    def _rendered(self, x: Tensor, texture: Tensor, mask: Tensor, forward: Tensor, centre: Tensor, half: Tensor,
-                  physical: PhysicalDistribution | None, streams: tuple | None) -> Tensor:
-        jit_gens, phys_gens = streams if streams is not None else (None, None)
-        return render_pattern(x, texture, mask, forward, centre, half, physical, phys_gens, self.jitter, jit_gens)
+    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
+               physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
+        """Apply ``param`` to ``x`` (differentiable in ``param``); ``physical`` draws and jitter come from
+        ``streams`` (jitter generators, physical generators)."""
+        layout = self.layout(x, param, placement, gens)
+        plain = self.plain(physical)
+        check_rank(self.name, x, plain)
+        return render_layout(x, layout, physical, streams or (None, None), self.options.moves, plain)
 
     # --- training
     def fit(self, loader: Iterable, epochs: int | None = None, max_batches: int | None = None,
@@ -127,7 +132,7 @@ class UniversalAttack(Attack):
         """Train over ``loader`` (targeted attacks need target labels in it) and return self."""
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         gen = torch.Generator(device=device)
-        gen.manual_seed(0 if self.seed is None else int(self.seed))
+        gen.manual_seed(self.options.seed_for(self.seed))
         epochs = self.epochs if epochs is None else int(epochs)
         with attack_mode(self.model), torch.enable_grad():
             for epoch in range(epochs):
@@ -140,29 +145,21 @@ class UniversalAttack(Attack):
                     x, y = self._check_inputs(x.to(device), y.to(device))
                     if self.param is None:
                         self.param = self._new_param(x)
-                    param = self.param.detach().requires_grad_(True)
-                    g = self._step_grad(x, y, param, gen)
-                    self.param = (param.detach() + self.alpha * g.sign()).clamp_(0, 1)
+                    self.param = self._fit_batch(x, y, gen)
         if self.param is None:
             raise ValueError(f"{type(self).__name__}.fit: the loader yielded no batches")
         return self
 
-    def _step_grad(self, x: Tensor, y: Tensor, param: Tensor, gen: torch.Generator) -> Tensor:
-        """Gradient of the batch objective (mean over ``draws`` physical draws, minus the print terms)."""
-        grad = None
+    def _fit_batch(self, x: Tensor, y: Tensor, gen: torch.Generator) -> Tensor:
+        """One EOT step on a batch: the batch-mean loss under one random placement (the same for every draw),
+        jitter and physical draws all from ``gen``."""
         streams = ([gen] * len(x), [gen] * len(x))
-        placement = self.draw_placement(x, param, gen)  # one placement per step, the same for every draw
-        for _ in range(self.draws):
-            loss = self.loss_fn(self.model(self.render(x, param, gen, placement, self.physical, streams)), y).mean()
-            if self.penalty.active:
-                loss = loss - self.penalty(*self.print_view(param)).sum()
-            (g,) = torch.autograd.grad(loss, param)
-            grad = g if grad is None else grad + g
-        return grad
+        placement = self.draw_placement(x, self.param, gen)
 
-    def draw_placement(self, x: Tensor, param: Tensor, gen: torch.Generator) -> Any:
-        """The random placement of one training step (None: the attack has none)."""
-        return None
+        def render(param: Tensor) -> Tensor:
+            return self.render(x, param, gen, placement, self.options.distribution, streams)
+
+        return self.eot_step(self.param, y, render, self.print_view, torch.mean)
 
     def _require(self) -> Tensor:
         if self.param is None:
@@ -174,29 +171,17 @@ class UniversalAttack(Attack):
 
     def apply(self, x: Tensor, placement: Any = None, seed: int | None = None,
               physical: PhysicalDistribution | None = None, stream: str = "show") -> Tensor:
-        """Apply the trained tensor; random placements come from per-clip generators seeded by ``seed``, the
-        jitter and ``physical`` draws from the named seed ``stream``."""
+        """Apply the trained tensor; random placements come from per-clip generators seeded by ``seed`` (None:
+        the attack's ``seed``, else 0), the jitter and ``physical`` draws from the named seed ``stream``."""
         param = self._require().to(device=x.device, dtype=x.dtype)
-        seed = (self.seed if self.seed is not None else 0) if seed is None else seed
-        streams = (clip_generators(x, stream_seed(seed, f"{stream}-jitter")), clip_generators(x, stream_seed(seed, stream)))
+        seed = self.options.seed_for(self.seed) if seed is None else seed
         with torch.no_grad():
-            return self.render(x, param, clip_generators(x, seed), placement, physical, streams).clamp(0, 1)
+            return self.render(x, param, clip_generators(x, seed), placement, physical,
+                               self.streams(x, seed, stream)).clamp(0, 1)
 
-    def physical_views(self, x: Tensor, y: Tensor, dist: Any = None,
-                       conditions: Mapping[str, PhysicalDistribution] | None = None) -> dict[str, Tensor]:
-        """The fitted pattern rendered ``digital`` (ideal capture), ``fresh`` (one draw per clip of ``dist``,
-        default this attack's own distribution or the ``default`` preset, from a seed stream independent of
-        the fit's), ``no_pattern`` (the clips through the camera of the same fresh draws, no pattern) and
-        under each fixed condition (default :data:`CONDITIONS`); same placements in all."""
-        x, _ = self._check_inputs(x, y)
-        dist = self.physical if dist is None else dist
-        dist = dist if isinstance(dist, PhysicalDistribution) else parse_physical(dist or "default")[0]
-        seed = self.seed if self.seed is not None else 0
-        views = {"digital": self.apply(x, seed=seed), "fresh": self.apply(x, seed=seed, physical=dist, stream="eval"),
-                 "no_pattern": capture_scene(x, dist, clip_generators(x, stream_seed(seed, "eval")))}
-        for name, cond in (CONDITIONS if conditions is None else conditions).items():
-            views[name] = self.apply(x, seed=seed, physical=cond, stream=f"eval-{name}")
-        return views
+    def viewer(self, x: Tensor, y: Tensor, seed: int) -> Callable[[PhysicalDistribution | None, str], Tensor]:
+        """The fitted pattern, placed by ``seed`` (the same places in every view)."""
+        return lambda dist, stream: self.apply(x, seed=seed, physical=dist, stream=stream)
 
     # --- persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -304,13 +289,10 @@ class UniversalPatch(UniversalAttack):
     def _settings(self) -> dict:
         return {**super()._settings(), "size": self.size, "scale": list(self.scale), "rotation": self.rotation}
 
-    def _new_param(self, x: Tensor) -> Tensor:
-        h, w = x.shape[-2:]
-        side = resolve_length(self.size, min(h, w), "universal_patch size")
-        gen = torch.Generator(device=x.device)
-        gen.manual_seed(0 if self.seed is None else int(self.seed))
-        frames = (x.shape[2],) if self.pattern == "per_frame" else ()
-        return torch.rand(x.shape[1], *frames, side, side, generator=gen, device=x.device, dtype=x.dtype)
+    def texture_size(self, x: Tensor) -> tuple[int, int]:
+        """The patch side (``size`` of the frame's shorter side), square."""
+        side = resolve_length(self.size, min(x.shape[-2:]), "universal_patch size")
+        return side, side
 
     def print_view(self, param: Tensor) -> tuple[Tensor, Tensor | None]:
         """The whole patch, unmasked."""
@@ -328,63 +310,27 @@ class UniversalPatch(UniversalAttack):
             u = torch.rand(4, generator=g, device=g.device).tolist()
             s = self.scale[0] + u[0] * (self.scale[1] - self.scale[0])
             ang = (2 * u[1] - 1) * self.rotation
-            rad = math.radians(abs(ang))
-            half = 0.5 * side * s * (math.cos(rad) + math.sin(rad))
+            half = rotation_extent(side * s, ang)
             lo_y, hi_y = min(half, hw[0] / 2), max(hw[0] - half, hw[0] / 2)
             lo_x, hi_x = min(half, hw[1] / 2), max(hw[1] - half, hw[1] / 2)
             out.append({"cy": lo_y + u[2] * (hi_y - lo_y), "cx": lo_x + u[3] * (hi_x - lo_x), "scale": s, "angle": ang})
         return out
 
-    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
-               physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
-        """Paste the patch at ``placement`` (None or ``"random"``: drawn from ``gens``; a dict: the same for
-        every clip; a list: one per clip)."""
-        n, (h, w) = x.shape[0], x.shape[-2:]
-        side = param.shape[-1]
+    def layout(self, x: Tensor, param: Tensor, placement: Any, gens: Any) -> Layout:
+        """The patch at ``placement`` (None or ``"random"``: drawn from ``gens``; a dict: the same for every
+        clip; a list: one per clip), on the attacked frames."""
+        n, hw = x.shape[0], tuple(x.shape[-2:])
         if placement is None or placement == "random":
-            placement = self.sample_placements(n, (h, w), side, gens)
+            placement = self.sample_placements(n, hw, param.shape[-1], gens)
         elif isinstance(placement, dict):
             placement = [placement] * n
         if len(placement) != n:
             raise ValueError(f"universal_patch: need one placement per clip ({n}), got {len(placement)}")
-        physical = None if physical is None or physical.is_neutral() else physical  # the identity: today's path
-        if physical is not None or not self._plain():
-            return self._render_frames(x, param, placement, physical, streams)
-        theta = torch.tensor([self._theta(p, side, h, w) for p in placement], device=x.device, dtype=x.dtype)
-        grid = F.affine_grid(theta, [n, 1, h, w], align_corners=False)
-        patch = F.grid_sample(param.expand(n, -1, -1, -1), grid, align_corners=False)
-        cover = F.grid_sample(torch.ones_like(param[:1]).expand(n, 1, -1, -1), grid, align_corners=False)
-        mask = frame_mask(self.frames, x)
-        if x.dim() == 5:
-            patch, cover = patch.unsqueeze(2), cover.unsqueeze(2)
-        cover = cover * mask
-        return x * (1 - cover) + patch * mask
-
-    def _render_frames(self, x: Tensor, param: Tensor, placement: list[dict], physical: PhysicalDistribution | None,
-                       streams: tuple | None) -> Tensor:
-        """Per-frame rendering (per-frame patterns, jitter, physical draws) of NCTHW clips."""
-        if x.dim() != 5:
-            raise ValueError("universal_patch: pattern, placement and physical options need NCTHW clips")
-        n, c, t = x.shape[:3]
-        side = param.shape[-1]
-        tex = (param if param.dim() == 4 else param.unsqueeze(1).expand(-1, t, -1, -1)).unsqueeze(0).expand(n, -1, -1, -1, -1)
-        mask = frame_mask(self.frames, x).expand(n, 1, t, side, side)
-        ref = torch.full((n, t, 2), (side - 1) / 2, dtype=x.dtype, device=x.device)
-        where = torch.tensor([[p["cx"] - 0.5, p["cy"] - 0.5] for p in placement], dtype=x.dtype, device=x.device)
-        scale = torch.tensor([float(p.get("scale", 1.0)) for p in placement], dtype=x.dtype, device=x.device)
-        angle = torch.deg2rad(torch.tensor([float(p.get("angle", 0.0)) for p in placement], dtype=x.dtype, device=x.device))
-        forward = (translation(where) @ similarity(scale, angle))[:, None] @ translation(-ref)
-        half = torch.full((n, t), side / 2, dtype=x.dtype, device=x.device)
-        return self._rendered(x, tex, mask, forward, ref, half, physical, streams)
-
-    @staticmethod
-    def _theta(p: dict, side: int, h: int, w: int) -> list[list[float]]:
-        """Affine map from output grid coords to patch coords (rotation in pixel units)."""
-        s, a = float(p.get("scale", 1.0)) * side, math.radians(float(p.get("angle", 0.0)))
-        cu, cv = 2 * float(p["cx"]) / w - 1, 2 * float(p["cy"]) / h - 1
-        ax, bx = math.cos(a) * w / s, math.sin(a) * h / s
-        ay, by = -math.sin(a) * w / s, math.cos(a) * h / s
-        return [[ax, bx, -(ax * cu + bx * cv)], [ay, by, -(ay * cu + by * cv)]]
+        video = x if x.dim() == 5 else x.unsqueeze(2)
+        texture = (param if param.dim() == 4 else param.unsqueeze(1)).unsqueeze(0)
+        forward = placement_forward(placement, texture_centre(texture, n, video.shape[2]))
+        theta = placement_theta(placement, param.shape[-1], hw, x)
+        return placed_layout(texture, frame_mask(self.frames, video), forward, theta)
 
 
 @register_attack("universal_framing")
@@ -453,11 +399,9 @@ class UniversalFraming(UniversalAttack):
     def _settings(self) -> dict:
         return {**super()._settings(), "width": self.width}
 
-    def _new_param(self, x: Tensor) -> Tensor:
-        gen = torch.Generator(device=x.device)
-        gen.manual_seed(0 if self.seed is None else int(self.seed))
-        frames = (x.shape[2],) if self.pattern == "per_frame" else ()
-        return torch.rand(x.shape[1], *frames, *x.shape[-2:], generator=gen, device=x.device, dtype=x.dtype)
+    def texture_size(self, x: Tensor) -> tuple[int, int]:
+        """The whole frame."""
+        return tuple(x.shape[-2:])
 
     def _image(self, param: Tensor) -> Tensor:
         border = border_region(param[None], self.width)[0].to(param.dtype)
@@ -468,23 +412,12 @@ class UniversalFraming(UniversalAttack):
         border = border_region(param[None], self.width).to(param.dtype)
         return param.unsqueeze(0), border.unsqueeze(2) if param.dim() == 4 else border
 
-    def render(self, x: Tensor, param: Tensor, gens: Any, placement: Any = None,
-               physical: PhysicalDistribution | None = None, streams: tuple | None = None) -> Tensor:
-        """The clips with the trained border over them (``placement`` is not used)."""
+    def layout(self, x: Tensor, param: Tensor, placement: Any, gens: Any) -> Layout:
+        """The trained border over the attacked frames (``placement`` is not used)."""
         if tuple(param.shape[-2:]) != tuple(x.shape[-2:]) or param.shape[0] != x.shape[1]:
             raise ValueError(f"universal_framing was trained for frames {tuple(param.shape)}, got clips {tuple(x.shape)}")
-        physical = None if physical is None or physical.is_neutral() else physical
-        if physical is not None or not self._plain():
-            if x.dim() != 5:
-                raise ValueError("universal_framing: pattern, placement and physical options need NCTHW clips")
-            n, t, (h, w) = x.shape[0], x.shape[2], x.shape[-2:]
-            tex = (param if param.dim() == 4 else param.unsqueeze(1).expand(-1, t, -1, -1)).unsqueeze(0).expand(n, -1, -1, -1, -1)
-            mask = (border_region(x, self.width).to(x.dtype).unsqueeze(2) * frame_mask(self.frames, x)).expand(n, 1, t, h, w)
-            centre = torch.tensor([(w - 1) / 2, (h - 1) / 2], dtype=x.dtype, device=x.device).expand(n, t, 2)
-            half = torch.full((n, t), min(h, w) / 2, dtype=x.dtype, device=x.device)
-            return self._rendered(x, tex, mask, identity(n, t, x), centre, half, physical, streams)
-        region = border_region(x, self.width).to(x.dtype)
-        mask = frame_mask(self.frames, x)
-        content = param.unsqueeze(1) if x.dim() == 5 else param
-        region = region.unsqueeze(1) * mask if x.dim() == 5 else region * mask
-        return x + region * (content - x)
+        video = x if x.dim() == 5 else x.unsqueeze(2)
+        texture = (param if param.dim() == 4 else param.unsqueeze(1)).unsqueeze(0)
+        sel = border_region(video, self.width) & (frame_mask(self.frames, video)[:, 0] > 0)
+        half = torch.full(sel.shape[:2], min(x.shape[-2:]) / 2, dtype=x.dtype, device=x.device)
+        return frame_layout(texture, sel, half)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from videoabnn.cli.common import existing_file, int_in, output_dir, run_tool, threads_value
+from videoabnn.threats import WHITE, direct_threats
 
 MAX_FRAMES, MAX_SIZE = 1024, 1024  # upper bounds that catch typos before a clip fills the memory
 MARKER = "REAL-VIDEOS"  # videoabnn.report.real_videos.MARKER (not imported here: --help stays fast)
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default=None, help="class name or index to attack (default: the clean top-1)")
     p.add_argument("--attacks", nargs="+", default=["quick"], help="presets (quick, standard, strong, real) or "
                    "attack names; default quick")
-    p.add_argument("--threat", choices=["white", "gray"], default="white", help="gray: ABNN's gray-box view")
+    p.add_argument("--threat", choices=direct_threats(), default=WHITE, help="gray: ABNN's gray-box view")
     p.add_argument("--frames", type=int_in(1, MAX_FRAMES), default=None,
                    help=f"frames per clip, 1..{MAX_FRAMES} (default: the model's)")
     p.add_argument("--size", type=int_in(1, MAX_SIZE), default=None,

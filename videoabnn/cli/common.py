@@ -10,24 +10,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from videoabnn.config import is_override
+from videoabnn.errors import FILE_ERRORS, UserError
 
 USAGE_EXIT = 2
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input (a config value, a path, a checkpoint, a video), not a bug."""
-    from videoabnn.abnn.adaptive_bn import ClipSizeError
-    from videoabnn.config import ConfigError
-    from videoabnn.data.dataset import SplitFileError, UnreadableVideosError
-    from videoabnn.data.decode import VideoDecodeError
-    from videoabnn.engine.attack_specs import EvaluationError
-    from videoabnn.engine.trainer import TrainingError
-    from videoabnn.models.weights import CheckpointError
-    from videoabnn.results import ResultsError
-    from videoabnn.utils.lock import RunLockedError
-
-    return (ConfigError, CheckpointError, EvaluationError, TrainingError, SplitFileError, UnreadableVideosError, VideoDecodeError,
-            ResultsError, RunLockedError, ClipSizeError, FileNotFoundError, FileExistsError)
+    """Exceptions that mean bad input (a config value, a path, a checkpoint, a video), not a bug: every
+    :class:`~videoabnn.errors.UserError`, and the built-in file errors (:data:`~videoabnn.errors.FILE_ERRORS`)."""
+    return (UserError, *FILE_ERRORS)
 
 
 def split_overrides(argv: Sequence[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:

@@ -17,6 +17,7 @@ import os
 import sys
 
 from videoabnn.cli.common import apply_config_threads, check_work_dir, output_dir, parse, run_tool
+from videoabnn.threats import list_threats
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: the run's config.yaml beside the checkpoint)")
     parser.add_argument("--attacks", nargs="+", default=None,
                         help="attack names or presets (replaces eval.attacks); 'none' for clean only")
-    parser.add_argument("--threat-models", nargs="+", default=None, choices=["white", "gray", "transfer"],
+    parser.add_argument("--threat-models", nargs="+", default=None, choices=list_threats(),
                         help="replaces eval.threat_models")
     parser.add_argument("--out-dir", default=None, type=output_dir, help="a fixed results folder (refused if it holds results of another "
                         "checkpoint or other settings; default <work_dir>/eval/<checkpoint>-<digest>/<settings>/)")

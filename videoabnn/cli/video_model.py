@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from videoabnn.threats import threat_model
+
 
 @dataclass
 class VideoModel:
@@ -115,9 +117,18 @@ def load_video_model(args: argparse.Namespace) -> VideoModel:
 
     loaded = _from_checkpoint(args) if _is_videoabnn_checkpoint(args.pretrained) else _from_registry(args)
     loaded.model.eval()
-    if args.threat == "gray":
-        if not hasattr(loaded.model, "gray_box"):
-            raise EvaluationError(f"--threat gray: {loaded.name} has no gray-box view (ABNN models only)")
-        loaded.model = loaded.model.gray_box().eval()
-        loaded.description += " (gray-box view: substitute statistics hidden from the attacker)"
+    threat = threat_model(args.threat)
+    if not threat.accepts(loaded.model):
+        raise EvaluationError(f"--threat {args.threat}: {loaded.name} has no {threat.title} view; it needs {threat.needs}")
+    view = threat.view(loaded.model, _no_surrogate)
+    if view is not loaded.model:
+        loaded.model = view
+        loaded.description += f" ({threat.title} view: {threat.about})"
     return loaded
+
+
+def _no_surrogate() -> nn.Module:
+    """A one-model tool has no surrogate (``--threat`` offers only the threat models that need none)."""
+    from videoabnn.engine.attack_specs import EvaluationError
+
+    raise EvaluationError("--threat: this tool attacks one model; no threat model needing a surrogate is offered")

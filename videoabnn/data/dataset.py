@@ -43,15 +43,16 @@ from videoabnn.data.transforms import (
     spatial_crop,
     to_clip_tensor,
 )
+from videoabnn.errors import UserError
 
 log = logging.getLogger("videoabnn.data")
 
 
-class SplitFileError(ValueError):
+class SplitFileError(UserError, ValueError):
     """A split or list file is malformed; the message starts with ``file:line``."""
 
 
-class UnreadableVideosError(ValueError):
+class UnreadableVideosError(UserError, ValueError):
     """More of a dataset's videos are unreadable than ``max_unreadable`` allows."""
 
 
@@ -273,6 +274,20 @@ class VideoDataset(Dataset):
             return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         return np.random.default_rng([int(self.seed), self.epoch, index])
 
+    def fill_cache(self, workers: int = 0) -> int:
+        """Decode every video missing from the frame cache, in ``workers`` loader processes (0: here), so the
+        first epoch does not decode one video at a time; returns how many were decoded. Entries are the
+        ones a later read would write (same key, same frames), so filling ahead changes no number."""
+        if self.cache is None:
+            return 0
+        missing = sorted({str(p) for p, _ in self.videos if not self.cache.entry(p, self.short_side).is_file()})
+        if missing:
+            from torch.utils.data import DataLoader
+
+            for _ in DataLoader(_CacheFill(self, missing), batch_size=None, num_workers=int(workers)):
+                pass
+        return len(missing)
+
     def _frames(self, path: Path, sample) -> np.ndarray:
         """Resized uint8 frames of the clip chosen by ``sample(num_frames) -> indices``."""
         if self.cache is not None:
@@ -335,3 +350,17 @@ class VideoDataset(Dataset):
         mode = "train" if self.train else f"test, {self.clips_per_video} clips/video"
         return (f"{type(self).__name__}({len(self.videos)} videos, {self.num_classes} classes, {mode}, "
                 f"{self.frames}x{self.crop}px, backend={self.backend}, skipped={len(self.skipped)})")
+
+
+class _CacheFill(Dataset):
+    """Item ``i`` decodes ``paths[i]`` whole into ``dataset``'s frame cache (see :meth:`VideoDataset.fill_cache`)."""
+
+    def __init__(self, dataset: VideoDataset, paths: Sequence[str]) -> None:
+        self.dataset, self.paths = dataset, list(paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> int:
+        self.dataset._frames(Path(self.paths[index]), lambda n: [0])
+        return index

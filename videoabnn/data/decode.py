@@ -60,12 +60,13 @@ from videoabnn.data.index import (
     resolve_index_dir,
     verified_frames,
 )
+from videoabnn.errors import UserError
 
 BACKENDS = ("auto", "decord", "pyav")
 log = logging.getLogger("videoabnn.data")
 
 
-class VideoDecodeError(RuntimeError):
+class VideoDecodeError(UserError, RuntimeError):
     """A video cannot be opened or decoded; ``path`` and ``cause`` say which and why."""
 
     def __init__(self, path: str | os.PathLike, cause: str):

@@ -440,6 +440,29 @@ def _check_run(path: Path, threads: int, display_of, digests: list[bytes], start
         container.close()
 
 
+def _decode_pass(path: Path, threads: int) -> tuple[list[int], list[bytes], bool, str | None]:
+    """One sequential decode: every frame's pts, their digests, whether timestamps are present and unique (a
+    position after a seek can then be checked; digests are dropped otherwise) and why decoding failed (or None)."""
+    container, stream = _open_stream(path, threads)
+    pts_list: list[int] = []
+    digests: list[bytes] = []
+    usable = True
+    seen: set[int] = set()
+    try:
+        for frame in container.decode(stream):
+            if usable and (frame.pts is None or frame.pts in seen):
+                usable, digests = False, []
+            if usable:
+                seen.add(frame.pts)
+                digests.append(_digest(frame))
+            pts_list.append(frame.pts)
+    except Exception as err:
+        return pts_list, digests, usable, f"decoding failed at frame {len(pts_list)}: {_short(err)}"
+    finally:
+        container.close()
+    return pts_list, digests, usable, None
+
+
 def build_index(video: str | os.PathLike, threads: int = 0, skip: bool = True) -> VideoIndex:
     """Demux and decode ``video`` once, then check every keyframe (and skipping non-reference frames) by
     decoding from it and comparing with that decode; return the index (see the module docstring)."""
@@ -460,24 +483,9 @@ def build_index(video: str | os.PathLike, threads: int = 0, skip: bool = True) -
         container.close()
         return VideoIndex(**base, frames=None, seekable=False, reason=f"cannot read packets: {_short(err)}")
     container.close()
-    container, stream = _open_stream(path, threads)
-    pts_list: list[int] = []
-    digests: list[bytes] = []
-    usable = True  # timestamps present and unique: a frame's position can be checked
-    seen: set[int] = set()
-    try:
-        for frame in container.decode(stream):
-            if usable and (frame.pts is None or frame.pts in seen):
-                usable, digests = False, []
-            if usable:
-                seen.add(frame.pts)
-                digests.append(_digest(frame))
-            pts_list.append(frame.pts)
-    except Exception as err:
-        return VideoIndex(**base, frames=None, seekable=False,
-                          reason=f"decoding failed at frame {len(pts_list)}: {_short(err)}")
-    finally:
-        container.close()
+    pts_list, digests, usable, failure = _decode_pass(path, threads)
+    if failure is not None:
+        return VideoIndex(**base, frames=None, seekable=False, reason=failure)
     n = len(pts_list)
     if n == 0:
         return VideoIndex(**base, frames=None, seekable=False, reason="no decodable frames")

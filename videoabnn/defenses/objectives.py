@@ -5,11 +5,13 @@ An objective is called as ``objective(model, x, y) -> ObjectiveOutput`` once per
 by an attack from ``videoabnn.attacks`` (eval mode, pixel space) on the plain module; the loss
 forward runs on the (possibly DDP-wrapped) model in train mode.
 
-Methods: ``standard`` (clean CE), ``abnn`` (clean CE on the ABNN composite; the substitute
+Objectives here: ``standard`` (clean CE), ``abnn`` (clean CE on the ABNN composite; the substitute
 must be frozen), ``at`` (Goodfellow: a*L(x) + (1-a)*L(x_adv)), ``pgd_at`` (Madry: L(x_adv),
 with an eps warm-up), ``alp`` (Kannan: the AT mix + lambda * ||f(x) - f(x_adv)||^2),
 ``trades`` (Zhang: L(x) + beta * KL(f(x) || f(x_adv)), KL-maximising PGD inside) and
-``feature_denoise`` (Xie: PGD-AT of a model with denoising blocks).
+``feature_denoise`` (Xie: PGD-AT of a model with denoising blocks). Which method uses which class,
+with which arguments, is declared in :mod:`videoabnn.methods` (`build_objective` in
+:mod:`videoabnn.defenses.registry` builds them).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from videoabnn.methods import ADVERSARIAL_METHODS, METHODS  # noqa: F401  (re-exported)
+from videoabnn.capabilities import Capability, supports
 
 AttackFn = Callable[[Tensor, Tensor], Tensor]
 # (plain model, eps scale in (0, 1], seed) -> attack(x, y) -> x_adv
@@ -88,7 +90,7 @@ def attack_factory(attack_cfg: Mapping[str, Any]) -> AttackFactory:
         for key in (*EPS_KEYS, *STEP_KEYS):
             if key in scaled and isinstance(scaled[key], (int, float)):
                 scaled[key] = float(scaled[key]) * scale
-        if hasattr(unwrap_ddp(model), "attack_view"):  # behind an input transform: craft through BPDA, one draw
+        if supports(unwrap_ddp(model), Capability.ATTACK_VIEW):  # behind an input transform: craft through BPDA, one draw
             scaled.setdefault("bpda", "auto")
             scaled.setdefault("eot", 1)
         return build_attack(name, unwrap_ddp(model) if "bpda" in scaled else model, seed=seed, **scaled)
@@ -129,8 +131,8 @@ class Objective:
     """
 
     name = "standard"
-    adversarial = False
-    needs_attack = False
+    needs_attack: ClassVar[bool] = False  # gets an attack factory built from train.attack
+    reads_attack_params: ClassVar[bool] = False  # gets train.attack's parameters instead (its own inner attack)
 
     def __init__(self, *, attack_factory: AttackFactory | None = None, label_smoothing: float = 0.0,
                  eps_warmup_epochs: int = 0, **args: Any) -> None:
@@ -175,6 +177,16 @@ class Objective:
         return ObjectiveOutput(self.ce(logits, y), logits.detach(), passes=clean_passes())
 
 
+def require_frozen_substitute(model: nn.Module, method: str) -> None:
+    """Raise ValueError unless ``model`` is an ABNN composite whose substitute has no trainable weights."""
+    substitute = getattr(model, "substitute", None)
+    if substitute is None:
+        raise ValueError(f"method {method!r} needs an ABNN model (model.name: abnn) with a .substitute")
+    trainable = [n for n, p in substitute.named_parameters() if p.requires_grad]
+    if trainable:
+        raise ValueError(f"method {method!r}: substitute parameters must be frozen, trainable: {trainable[:3]}")
+
+
 class AbnnObjective(Objective):
     """ABNN: clean cross-entropy on the composite; the substitute must be frozen (no trainable weights).
 
@@ -210,12 +222,7 @@ class AbnnObjective(Objective):
         self.plain: nn.Module | None = None
 
     def start_epoch(self, model: nn.Module, epoch: int, seed: int) -> None:
-        substitute = getattr(model, "substitute", None)
-        if substitute is None:
-            raise ValueError("method 'abnn' needs an ABNN model (model.name: abnn) with a .substitute")
-        trainable = [n for n, p in substitute.named_parameters() if p.requires_grad]
-        if trainable:
-            raise ValueError(f"method 'abnn': substitute parameters must be frozen, trainable: {trainable[:3]}")
+        require_frozen_substitute(model, self.name)
         if self.align_weight > 0:
             model.record_alignment, self.plain = True, model
         super().start_epoch(model, epoch, seed)
@@ -258,7 +265,6 @@ class MixObjective(Objective):
     """
 
     name = "at"
-    adversarial = True
     needs_attack = True
 
     def __init__(self, *, mix: float = 0.5, **kwargs: Any) -> None:
@@ -313,7 +319,6 @@ class PgdAtObjective(Objective):
     """
 
     name = "pgd_at"
-    adversarial = True
     needs_attack = True
 
     def __init__(self, *, eps_warmup_epochs: int = 5, **kwargs: Any) -> None:
@@ -417,7 +422,7 @@ class TradesObjective(Objective):
     """
 
     name = "trades"
-    adversarial = True
+    reads_attack_params = True
 
     def __init__(self, *, trades_beta: float = 6.0, attack_params: Mapping[str, Any] | None = None,
                  **kwargs: Any) -> None:
@@ -475,47 +480,3 @@ class TradesObjective(Objective):
                  "adv_acc": logits_adv.argmax(1).eq(y).float().mean().item()}
         passes = {"forward": 3.0, "train_backward": 2.0, "attack_step": float(self.steps)}  # + clean-probs forward
         return ObjectiveOutput(natural + self.beta * robust, logits.detach(), stats, passes)
-
-
-OBJECTIVES: dict[str, type[Objective]] = {
-    "standard": Objective,
-    "abnn": AbnnObjective,
-    "at": MixObjective,
-    "pgd_at": PgdAtObjective,
-    "alp": AlpObjective,
-    "trades": TradesObjective,
-    "feature_denoise": FeatureDenoiseObjective,
-}
-
-
-def build_objective(method: str, *, attack_cfg: Mapping[str, Any] | None = None,
-                    attack: AttackFactory | None = None, label_smoothing: float = 0.0,
-                    **method_args: Any) -> Objective:
-    """The objective for ``train.method``; ``attack`` (a factory) overrides ``attack_cfg``.
-
-    Args:
-        method: a name of `METHODS` (``standard``, ``abnn``, ``at``, ``pgd_at``, ``alp``, ``trades``,
-            ``feature_denoise``); another raises ValueError.
-        attack_cfg: ``train.attack`` (see `attack_factory`; TRADES reads its ``eps``/``alpha``/``steps``).
-            Default: None (`DEFAULT_TRAIN_ATTACK`).
-        attack: an attack factory used instead of ``attack_cfg`` (methods that craft with an attack).
-            Default: None.
-        label_smoothing: label smoothing of the cross-entropy terms. Default: 0.0.
-        **method_args: ``train.method_args``, the method's own arguments (``mix``, ``alp_weight``,
-            ``trades_beta``, ``align_weight``, ``eps_warmup_epochs``); unknown ones raise ValueError.
-
-    Returns:
-        The `Objective`.
-
-    Examples:
-        >>> objective = build_objective("trades", attack_cfg={"eps": 4 / 255}, trades_beta=6.0)
-    """
-    if method not in OBJECTIVES:
-        raise ValueError(f"unknown train.method {method!r}; expected one of {', '.join(METHODS)}")
-    cls = OBJECTIVES[method]
-    kwargs: dict[str, Any] = {"label_smoothing": label_smoothing, **method_args}
-    if cls is TradesObjective:
-        kwargs["attack_params"] = dict(attack_cfg or {})
-    elif cls.needs_attack:
-        kwargs["attack_factory"] = attack if attack is not None else attack_factory(attack_cfg or {})
-    return cls(**kwargs)

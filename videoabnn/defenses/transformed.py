@@ -18,11 +18,12 @@ model (arch ``transformed``). What an attacker gets from it:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from videoabnn.capabilities import Capability
 from videoabnn.defenses.transforms import InputTransform, MedianSmoothing, build_transform
 from videoabnn.models.registry import SPEC_ATTR, create_model, register_model
 
@@ -48,6 +49,8 @@ class TransformedModel(nn.Module):
         >>> defended = TransformedModel(create_model("tiny_r3d", 10), build_transform("jpeg"))
         >>> adaptive = defended.attack_view(bpda="identity")
     """
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ATTACK_VIEW})
 
     def __init__(self, model: nn.Module, transform: InputTransform) -> None:
         super().__init__()

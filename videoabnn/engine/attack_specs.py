@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-# naive: white-box through a model's input transformation as autograd sees it (no BPDA/EOT); added
-# beside "white" automatically for models behind one, so the difference is visible
-# physical: white-box fit through physical EOT, scored under fresh draws and fixed conditions (only the
-# attacks with a printable pattern; see videoabnn.engine.physical_eval)
-THREAT_MODELS = ("white", "gray", "transfer", "naive", "physical")
+from videoabnn.errors import UserError
+from videoabnn.threats import ThreatModelError, threat_model
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """Evaluation cannot start: bad attack list, threat model, checkpoint or data."""
 
 
@@ -80,19 +77,21 @@ def _apply_overrides(cfg: Mapping, specs: list[dict]) -> None:
 
 
 def resolve_threats(cfg: Mapping, threat_models: Sequence[str] | None) -> list[str]:
-    """Validated threat-model names (``transfer`` needs ``eval.transfer_from``)."""
+    """Validated threat-model names (one that crafts on a surrogate needs ``eval.transfer_from``)."""
     threats = list(cfg["eval"]["threat_models"] if threat_models is None else threat_models)
     for th in threats:
-        if th not in THREAT_MODELS:
-            raise EvaluationError(f"unknown threat model {th!r}; expected one of {', '.join(THREAT_MODELS)}")
-    if "transfer" in threats and not cfg["eval"].get("transfer_from"):
-        raise EvaluationError("threat model 'transfer' needs eval.transfer_from=<surrogate checkpoint>")
+        try:
+            entry = threat_model(th)
+        except ThreatModelError as err:
+            raise EvaluationError(str(err)) from err
+        if entry.surrogate and not cfg["eval"].get("transfer_from"):
+            raise EvaluationError(f"threat model {th!r} needs eval.transfer_from=<surrogate checkpoint>")
     return threats
 
 
-def result_key(spec: Mapping, threat: str) -> str:
-    """Key of an attack's entry in the results: its id (white-box) or ``id@threat``."""
-    return spec["id"] if threat == "white" else f"{spec['id']}@{threat}"
+def threat_params(spec: Mapping, threat: str) -> dict:
+    """A spec's builder parameters under ``threat`` (see :attr:`videoabnn.threats.ThreatModel.adjust`)."""
+    return threat_model(threat).params(attack_params(spec))
 
 
 def attack_params(spec: Mapping) -> dict:

@@ -1,8 +1,9 @@
 """Build what a run needs from its config: device, model (plain, ABNN or feature-denoising), data loaders.
 
-``model.name`` is the classifier (for ``train.method: abnn`` the ABNN *target*, with the
-substitute from ``abnn.substitute``; for ``feature_denoise`` the backbone that gets the
-denoising blocks). ``model.name: abnn`` with explicit ``model.kwargs`` also works.
+``model.name`` is the classifier (for a method that trains the ABNN composite, ``abnn`` or
+``abnn_pgd_at``, the ABNN *target*, with the substitute from ``abnn.substitute``; for
+``feature_denoise`` the backbone that gets the denoising blocks: ``videoabnn.methods`` says which).
+``model.name: abnn`` with explicit ``model.kwargs`` also works.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from videoabnn.config import ConfigError
 from videoabnn.engine.distributed import BatchShardSampler, DistInfo
+from videoabnn.methods import training_method
 
 
 def select_device(spec: str, info: DistInfo | None = None) -> torch.device:
@@ -42,38 +44,44 @@ ABNN_STUDY_OPTIONS = {"stats_dropout": 0.0, "modulation": "gamma_beta", "stats_s
 
 def uses_abnn(cfg: Mapping) -> bool:
     """Whether the run's model is the ABNN composite."""
-    return cfg["train"]["method"] == "abnn" or cfg["model"]["name"] == "abnn"
+    return training_method(cfg["train"]["method"]).composite or cfg["model"]["name"] == "abnn"
 
 
 def model_spec(cfg: Mapping, num_classes: int) -> tuple[str, dict[str, Any]]:
-    """``(arch, builder kwargs)`` of the run's model, as ``create_model`` takes them."""
+    """``(arch, builder kwargs)`` of the run's model, as ``create_model`` takes them (the network the
+    method trains: ``videoabnn.methods``)."""
     m = cfg["model"]
     kwargs = dict(m.get("kwargs") or {})
-    method = cfg["train"]["method"]
+    method = training_method(cfg["train"]["method"])
     if m["name"] == "abnn":
         return "abnn", kwargs
-    if method == "abnn":
-        a = cfg["abnn"]
-        sub = a["substitute"]
-        abnn_kwargs = {"target": m["name"], "target_kwargs": kwargs, "substitute": sub["name"],
-                       "substitute_kwargs": dict(sub.get("kwargs") or {}), "mode": a["mode"],
-                       "stats_eps": a["stats_eps"]}
-        if a["mode"] == "prototype_exact":  # tied to one clip size: the configured one unless given
-            d = cfg["data"]
-            abnn_kwargs["input_size"] = list(a.get("input_size") or (d["frames"], d["crop"], d["crop"]))
-            abnn_kwargs["prototype_statistics"] = a.get("prototype_statistics", "clip")
-        if sub.get("shortcut_gradient", "full") != "full":
-            abnn_kwargs["shortcut_gradient"] = sub["shortcut_gradient"]
-        for key, default in ABNN_STUDY_OPTIONS.items():  # passed only when set, so default specs stay unchanged
-            if a.get(key, default) != default:
-                abnn_kwargs[key] = a[key]
-        return "abnn", abnn_kwargs
-    if method == "feature_denoise":
+    if method.network == "abnn":
+        return "abnn", _abnn_kwargs(cfg, kwargs)
+    if method.network == "feature_denoise":
         t = cfg["train"]
-        affinity = (t.get("method_args") or {}).get("denoise_affinity", "embedded_gaussian")
+        affinity = method.model_options(t.get("method_args"))["denoise_affinity"]
         return "feature_denoise", {"base": m["name"], "stages": list(t["denoise_stages"]),
                                    "affinity": affinity, "base_kwargs": kwargs}
     return m["name"], kwargs
+
+
+def _abnn_kwargs(cfg: Mapping, target_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ABNN composite's builder kwargs: target ``model.*``, substitute and layers ``abnn.*``."""
+    a = cfg["abnn"]
+    sub = a["substitute"]
+    abnn_kwargs = {"target": cfg["model"]["name"], "target_kwargs": target_kwargs, "substitute": sub["name"],
+                   "substitute_kwargs": dict(sub.get("kwargs") or {}), "mode": a["mode"],
+                   "stats_eps": a["stats_eps"]}
+    if a["mode"] == "prototype_exact":  # tied to one clip size: the configured one unless given
+        d = cfg["data"]
+        abnn_kwargs["input_size"] = list(a.get("input_size") or (d["frames"], d["crop"], d["crop"]))
+        abnn_kwargs["prototype_statistics"] = a.get("prototype_statistics", "clip")
+    if sub.get("shortcut_gradient", "full") != "full":
+        abnn_kwargs["shortcut_gradient"] = sub["shortcut_gradient"]
+    for key, default in ABNN_STUDY_OPTIONS.items():  # passed only when set, so default specs stay unchanged
+        if a.get(key, default) != default:
+            abnn_kwargs[key] = a[key]
+    return abnn_kwargs
 
 
 def check_weight_files(cfg: Mapping) -> None:

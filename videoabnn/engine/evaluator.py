@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from videoabnn.attacks.audit import AUDIT_VERSION
+from videoabnn.audit_settings import AuditSettings
+from videoabnn.capabilities import Capability, supports
 from videoabnn.config import save_config
 from videoabnn.engine import metrics as M
 from videoabnn.engine.attack_specs import (
@@ -29,7 +33,17 @@ from videoabnn.engine.attack_specs import (
     attack_seed,
     resolve_attacks,
     resolve_threats,
-    result_key,
+    threat_params,
+)
+from videoabnn.engine.audit_run import (
+    AuditJob,
+    StoredReports,
+    evaluation_budget,
+    evaluation_clip_ids,
+    evaluation_reuse,
+    reuse_key,
+    rows_of,
+    run_audit,
 )
 from videoabnn.engine.build import (
     eval_loader,
@@ -49,9 +63,21 @@ from videoabnn.engine.distributed import (
 )
 from videoabnn.engine.eval_store import ItemStore, checkpoint_folder
 from videoabnn.engine.logging import progress
-from videoabnn.engine.physical_eval import PHYSICAL, VIEWS, physical_params, supports_physical, worst_logits
+from videoabnn.engine.physical_eval import VIEWS, worst_logits
 from videoabnn.engine.subsets import evaluation_subset, item_labels
 from videoabnn.results import SCHEMA_VERSION, Results
+from videoabnn.threats import (
+    FRESH,
+    NAIVE,
+    PHYSICAL_PARAM,
+    WHITE,
+    WORST,
+    ThreatModel,
+    headline,
+    surrogate_needed,
+    threat_model,
+    with_added,
+)
 from videoabnn.utils import environment_info, seed_everything
 from videoabnn.utils.io import atomic_write_json, atomic_write_text
 from videoabnn.utils.lock import RunLock
@@ -138,16 +164,19 @@ def _load(path: str | Path, device: torch.device) -> nn.Module:
 
 # --------------------------------------------------------------------------- one evaluation
 class _Evaluation:
-    """What one evaluation holds: settings, models, the clip subset, the item store and the records."""
+    """What one evaluation holds: settings, the checkpoint, the clip subset and the records computed so far."""
 
-    def __init__(self, cfg: Mapping, checkpoint: Path, info: DistInfo, device: torch.device) -> None:
+    def __init__(self, cfg: Mapping, checkpoint: Path, info: DistInfo, device: torch.device, meta: Mapping,
+                 ids: list[int]) -> None:
         self.cfg, self.checkpoint, self.info, self.device = cfg, checkpoint, info, device
+        self.ids, self.clip_digest = ids, digest_of(ids)
         self.records: dict[str, dict] = {}
         self.clean: dict | None = None
         self.audit: dict | None = None
         self.audit_naive: dict | None = None
         self.digest = file_digest(checkpoint)
-        self.batch_coupled = bool(cfg["eval"].get("test_time_bn"))  # and batch-statistics models (evaluate())
+        # test-time BN or a batch-statistics model: a clip's output depends on its batch
+        self.batch_coupled = bool(cfg["eval"].get("test_time_bn")) or batch_coupled_spec(meta)
         surrogate = cfg["eval"].get("transfer_from")
         self.surrogate_digest = file_digest(surrogate) if surrogate and Path(surrogate).is_file() else None
 
@@ -170,9 +199,9 @@ class _Evaluation:
     def attack_key(self, spec: Mapping, threat: str, seed: int, earlier: Mapping | None = None) -> dict:
         """``earlier``: the key of the attack this one runs after (its clips are the ones it left correct)."""
         key = {**self.base_key(), "threat": threat, "attack": dict(spec), "seed": seed}
-        if threat == "transfer":
+        if threat_model(threat).surrogate:
             key["surrogate"] = self.surrogate_digest
-        if threat == PHYSICAL:  # the record holds one logits tensor per view: another set of views is another record
+        if threat_model(threat).physical:  # one logits tensor per view: another set of views is another record
             key["views"] = list(VIEWS)
         if earlier is not None:
             key["after"] = dict(earlier)
@@ -198,15 +227,13 @@ def evaluate(cfg: Mapping, checkpoint: str | Path, attacks: Sequence | str | Non
     threats = resolve_threats(cfg, threat_models)
     if not checkpoint.is_file():
         raise CheckpointError(f"checkpoint not found: {checkpoint}")
-    if "transfer" in threats and not Path(cfg["eval"]["transfer_from"]).is_file():
+    if surrogate_needed(threats) and not Path(cfg["eval"]["transfer_from"]).is_file():
         raise CheckpointError(f"eval.transfer_from: checkpoint not found: {cfg['eval']['transfer_from']}")
     test_set = test_set if test_set is not None else split_dataset(cfg, "test")
     num_classes = num_classes_of(cfg, test_set)
     meta = check_checkpoint(checkpoint, cfg, num_classes)
-    ev = _Evaluation(cfg, checkpoint, info, device)
-    ev.batch_coupled = ev.batch_coupled or batch_coupled_spec(meta)
-    ev.ids = evaluation_subset(test_set, cfg["eval"].get("max_batches"), _test_batch_size(cfg), int(cfg["seed"]))
-    ev.clip_digest = digest_of(ev.ids)
+    ids = evaluation_subset(test_set, cfg["eval"].get("max_batches"), _test_batch_size(cfg), int(cfg["seed"]))
+    ev = _Evaluation(cfg, checkpoint, info, device, meta, ids)
     settings = _settings_key(ev, specs, threats)
     results_dir, cache_dir, lock_dir = _locations(cfg, checkpoint, ev.digest, settings, out_dir, eval_root)
     lock = RunLock(lock_dir, "evaluation directory") if info.is_main else None
@@ -240,10 +267,10 @@ def _test_batch_size(cfg: Mapping) -> int:
 def _settings_key(ev: _Evaluation, specs: list[dict], threats: list[str]) -> dict:
     """Everything that decides this evaluation's results file (its folder is named by the digest)."""
     e = ev.cfg["eval"]
-    return {**ev.base_key(), "attacks": specs, "threats": threats, "seed": int(ev.cfg["seed"]),
-            "surrogate": ev.surrogate_digest if "transfer" in threats else None,
+    return {**ev.base_key(), "attacks": specs, "threats": list(threats), "seed": int(ev.cfg["seed"]),
+            "surrogate": ev.surrogate_digest if surrogate_needed(threats) else None,
             "audit": bool(e.get("audit")), "audit_batches": e.get("audit_batches"), "fit_batches": e.get("fit_batches"),
-            **({"audit_settings": {**audit_settings(ev.cfg), "clips": (e.get("audit_budget") or {}).get("clips")}}
+            **({"audit_settings": {**evaluation_budget(ev.cfg), "clips": (e.get("audit_budget") or {}).get("clips")}}
                if e.get("audit") else {})}
 
 
@@ -277,52 +304,94 @@ def _check_out_dir(out_dir: Path, digest: str, settings_digest: str) -> None:
                               "(or leave it unset: results then go to <work_dir>/eval/<checkpoint>-<digest>/...)")
 
 
+@dataclass
+class _Pass:
+    """What every attack of an evaluation runs on: the evaluated model, the loader over the evaluated clips
+    (with each batch's global id), the item store and the training split universal attacks fit on."""
+
+    model: nn.Module
+    loader: DataLoader
+    batch_ids: Sequence[int]
+    store: ItemStore
+    train_set: Dataset | None
+
+
+@dataclass
+class _Job:
+    """One attack under one threat model: its spec and position in the attack list (its seed), the module
+    its attack differentiates through and the record of the attack it runs after (``after``), if any."""
+
+    spec: dict
+    index: int
+    threat: ThreatModel
+    attacker: nn.Module
+    earlier: Mapping | None = None
+
+    @property
+    def name(self) -> str:
+        """Its results key (and item name)."""
+        return self.threat.key(self.spec["id"]).format()
+
+
 def _run(ev: _Evaluation, store: ItemStore, specs: list[dict], threats: list[str], test_set: Dataset,
          train_set: Dataset | None, meta: dict, settings: dict, results_dir: Path) -> dict:
+    """The clean pass, every attack under every threat model and the audit, writing the results after each."""
     model = _defended_model(ev.cfg, ev.checkpoint, ev.device)
-    if hasattr(model, "attack_view") and "white" in threats and "naive" not in threats:
-        threats.insert(threats.index("white") + 1, "naive")  # the autograd-only numbers, beside the adaptive ones
+    threats = with_added(threats, model)  # naive beside white for a model behind an input transform
     attackers = _attackers(ev.cfg, model, threats, ev.device)
     loader, batch_ids = eval_loader(test_set, ev.cfg, ev.info, indices=ev.ids)
+    run = _Pass(model, loader, batch_ids, store, train_set)
     write = _writer(ev, specs, threats, test_set, meta, settings, results_dir)
-    ev.clean = store.get("clean", ev.base_key())
-    if ev.clean is None:
-        logits, labels, videos = predict(model, loader, batch_ids, ev.device, show=ev.info.is_main)
-        ev.clean = {"logits": logits, "labels": labels, "videos": videos}
-        if ev.info.is_main:
-            store.put("clean", ev.base_key(), ev.clean)
-        barrier()
+    _clean_pass(ev, run)
     write(complete=False)
     for th in threats:
-        keys: dict[str, dict] = {}
-        for index, spec in enumerate(specs):
-            if th == PHYSICAL and not supports_physical(spec["name"]):
-                continue  # no printable pattern: no physical row
-            after = spec.get("after") if th != PHYSICAL else None
-            name = result_key(spec, th)
-            key = keys[spec["id"]] = ev.attack_key(spec, th, attack_seed(ev.cfg, index), keys.get(after))
-            record = store.get(name, key)
-            if record is None:
-                earlier = ev.records[result_key({"id": after}, th)] if after else None
-                record = _run_attack(ev, store, model, attackers[th], spec, th, index, loader, batch_ids, train_set,
-                                     earlier)
-                if ev.info.is_main:
-                    store.put(name, key, record)
-                barrier()
-            ev.records[name] = record
-            write(complete=False)
+        _threat_rows(ev, run, specs, threat_model(th), attackers[th], write)
     if ev.cfg["eval"].get("audit"):
+        surrogate = next((attackers[th] for th in threats if threat_model(th).surrogate), None)
         white = _adaptive_view(ev.cfg, model, seed=int(ev.cfg["seed"]))
-        ev.audit = _audit(ev, store, white, test_set, attackers.get("transfer"), "audit", specs, threats, "white")
+        ev.audit = _audit(ev, store, white, test_set, surrogate, "audit", specs, threats, WHITE)
         if white is not model:  # behind an input transform: the naive view must be caught by the audit
-            ev.audit_naive = _audit(ev, store, model, test_set, attackers.get("transfer"), "audit_naive", specs,
-                                    threats, "naive")
+            ev.audit_naive = _audit(ev, store, model, test_set, surrogate, "audit_naive", specs, threats, NAIVE)
     return write(complete=True)
+
+
+def _clean_pass(ev: _Evaluation, run: _Pass) -> None:
+    """The clean logits, labels and video ids of the evaluated clips, from the item store or computed."""
+    ev.clean = run.store.get("clean", ev.base_key())
+    if ev.clean is None:
+        logits, labels, videos = predict(run.model, run.loader, run.batch_ids, ev.device, show=ev.info.is_main)
+        ev.clean = {"logits": logits, "labels": labels, "videos": videos}
+        if ev.info.is_main:
+            run.store.put("clean", ev.base_key(), ev.clean)
+        barrier()
+
+
+def _threat_rows(ev: _Evaluation, run: _Pass, specs: list[dict], threat: ThreatModel, attacker: nn.Module,
+                 write) -> None:
+    """Every attack of ``specs`` that ``threat`` scores, from the item store or computed; written after each."""
+    from videoabnn.attacks import attack_class
+
+    keys: dict[str, dict] = {}
+    for index, spec in enumerate(specs):
+        if not threat.applies(attack_class(spec["name"])):
+            continue  # e.g. no printable pattern: no physical row
+        after = spec.get("after") if threat.chains else None
+        name = threat.key(spec["id"]).format()
+        key = keys[spec["id"]] = ev.attack_key(spec, threat.name, attack_seed(ev.cfg, index), keys.get(after))
+        record = run.store.get(name, key)
+        if record is None:
+            earlier = ev.records[threat.key(after).format()] if after else None
+            record = _run_attack(ev, run, _Job(spec, index, threat, attacker, earlier))
+            if ev.info.is_main:
+                run.store.put(name, key, record)
+            barrier()
+        ev.records[name] = record
+        write(complete=False)
 
 
 def _adaptive_view(cfg: Mapping, model: nn.Module, seed: int) -> nn.Module:
     """The model an adaptive white-box attacker differentiates through: BPDA/EOT for input transforms."""
-    if not hasattr(model, "attack_view"):
+    if not supports(model, Capability.ATTACK_VIEW):
         return model
     return model.attack_view(bpda="auto", eot=cfg["eval"].get("eot"), seed=seed)
 
@@ -369,17 +438,19 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
     clean_correct = M.clip_correct(clean["logits"], clean["labels"])
     rows, by_threat = {}, {th: {} for th in threats}
     for th in threats:
+        threat = threat_model(th)
         for index, spec in enumerate(specs):
-            rec = ev.records.get(result_key(spec, th))
+            rec = ev.records.get(threat.key(spec["id"]).format())
             if rec is None:
                 continue
-            params = threat_params(spec, th) if th != PHYSICAL else physical_params(spec)
-            views = {th: rec["logits"], **{f"{th}:{k}": v for k, v in (rec.get("conditions") or {}).items()}}
-            for view, logits in views.items():
+            params = threat_params(spec, th)
+            views = {None: rec["logits"], **(rec.get("conditions") or {})}  # a physical record: one per condition
+            for condition, logits in views.items():
+                key = threat.key(spec["id"], condition)
                 correct = M.clip_correct(logits, clean["labels"])
-                by_threat.setdefault(view, {})[spec["id"]] = correct
-                rows[result_key(spec, view)] = {
-                    "name": spec["name"], "threat": view, "params": params,
+                by_threat.setdefault(key.view, {})[spec["id"]] = correct
+                rows[key.format()] = {
+                    "name": spec["name"], "threat": key.view, "params": params,
                     "clip_acc": correct.float().mean().item(),
                     "video_acc": M.video_accuracy(logits, clean["labels"], clean["videos"]),
                     "success_rate": _nan_none(M.success_rate(clean_correct, correct)),
@@ -388,10 +459,10 @@ def build_results(ev: _Evaluation, specs: list[dict], threats: list[str], test_s
                     "parts": dict(rec.get("parts") or {}), "details": dict(rec.get("details") or {}),
                     "artifact": rec.get("artifact")}
     clean_summary = M.summarize_predictions(clean["logits"], clean["labels"], clean["videos"], classes)
-    headline = "white" if "white" in threats else (threats[0] if threats else "white")
-    head = [v for v in rows.values() if v["threat"] == headline]
+    head_threat = headline(threats)
+    head = [v for v in rows.values() if v["threat"] == head_threat]
     summary = {
-        "threat": headline,
+        "threat": head_threat,
         "acc_adv": _nan_none(M.acc_adv(v["clip_acc"] for v in head)),
         "acc_all": M.acc_all(clean_summary["clip_acc"], [v["clip_acc"] for v in head]),
         "acc_adv_video": _nan_none(M.acc_adv(v["video_acc"] for v in head)),
@@ -443,35 +514,27 @@ def _defended_model(cfg: Mapping, checkpoint: Path, device: torch.device) -> nn.
     return model
 
 
-def threat_params(spec: Mapping, threat: str) -> dict:
-    """An attack's parameters under ``threat``: the naive threat model is autograd through the input
-    transform as it is, so a spec's own ``bpda``/``eot`` apply to the white-box row only."""
-    params = attack_params(spec)
-    if threat == "naive":
-        params.pop("bpda", None)
-        params.pop("eot", None)
-    return params
-
-
 def _attackers(cfg: Mapping, model: nn.Module, threats: list[str], device: torch.device) -> dict[str, nn.Module]:
-    """The model each threat model's attacks differentiate through."""
+    """The module each threat model's attacks differentiate through (``white``: build_attack adds BPDA/EOT for
+    a model behind an input transform)."""
     out: dict[str, nn.Module] = {}
     for th in threats:
-        if th in ("white", "naive", PHYSICAL):
-            out[th] = model  # white: build_attack adds BPDA/EOT for models behind an input transform
-        elif th == "gray":
-            if not hasattr(model, "gray_box"):
-                raise EvaluationError(f"threat model 'gray' needs an ABNN model (one with gray_box()); this "
-                                      f"checkpoint is a {type(model).__name__}")
-            out[th] = model.gray_box().to(device).eval()
-        else:
-            surrogate = _load(cfg["eval"]["transfer_from"], device)
-            k_model, k_sur = _num_classes(model), _num_classes(surrogate)
-            if k_model is not None and k_sur is not None and k_model != k_sur:
-                raise CheckpointError(f"eval.transfer_from {cfg['eval']['transfer_from']}: the surrogate has {k_sur} "
-                                      f"classes, the evaluated model {k_model}")
-            out[th] = surrogate
+        threat = threat_model(th)
+        if not threat.accepts(model):
+            raise EvaluationError(f"threat model {th!r} needs {threat.needs}; this checkpoint is a "
+                                  f"{type(model).__name__}")
+        out[th] = threat.view(model, lambda: _surrogate(cfg, model, device))
     return out
+
+
+def _surrogate(cfg: Mapping, model: nn.Module, device: torch.device) -> nn.Module:
+    """The ``eval.transfer_from`` checkpoint, which must have the evaluated model's class count."""
+    surrogate = _load(cfg["eval"]["transfer_from"], device)
+    k_model, k_sur = _num_classes(model), _num_classes(surrogate)
+    if k_model is not None and k_sur is not None and k_model != k_sur:
+        raise CheckpointError(f"eval.transfer_from {cfg['eval']['transfer_from']}: the surrogate has {k_sur} "
+                              f"classes, the evaluated model {k_model}")
+    return surrogate
 
 
 def _num_classes(model: nn.Module) -> int | None:
@@ -479,71 +542,79 @@ def _num_classes(model: nn.Module) -> int | None:
     return int(spec["num_classes"]) if spec else None
 
 
-def _run_attack(ev: _Evaluation, store: ItemStore, model: nn.Module, attacker: nn.Module, spec: dict, threat: str,
-                index: int, loader: DataLoader, batch_ids: Sequence[int], train_set: Dataset | None,
-                earlier: Mapping | None = None) -> dict:
+def _run_attack(ev: _Evaluation, run: _Pass, job: _Job) -> dict:
     """Attack every evaluated batch; adversarial logits and perturbation sizes per clip, gathered over ranks.
 
-    With ``earlier`` (the record of the attack named by ``after``) only the clips it left correct are
+    With ``job.earlier`` (the record of the attack named by ``after``) only the clips it left correct are
     attacked; the others keep its logits and perturbation sizes.
     """
     from videoabnn.attacks import build_attack
 
-    seed = attack_seed(ev.cfg, index)
-    params = threat_params(spec, threat) if threat != PHYSICAL else physical_params(spec)
-    if threat in ("white", PHYSICAL) and hasattr(attacker, "attack_view"):  # adaptive: BPDA for non-differentiable, EOT for random
+    seed = attack_seed(ev.cfg, job.index)
+    params = threat_params(job.spec, job.threat.name)
+    if job.threat.adaptive and supports(job.attacker, Capability.ATTACK_VIEW):  # BPDA (non-differentiable), EOT
         params.setdefault("bpda", "auto")
         params.setdefault("eot", ev.cfg["eval"].get("eot"))
-    attack = build_attack(spec["name"], attacker, seed=seed, **params)
+    # build_attack then attacks through the model's attack view (see videoabnn.attacks.adaptive_target)
+    through_view = supports(job.attacker, Capability.ATTACK_VIEW) and not (params.get("bpda") is None
+                                                                          and params.get("eot") is None)
+    attack = build_attack(job.spec["name"], job.attacker, seed=seed, **params)
     start = time.perf_counter()
     artifact = None
-    if hasattr(attack, "fit"):
-        artifact = str(_fit_universal(ev, store, attack, spec, threat, seed, train_set))
-    parts, stages = [], {}
-    desc = result_key(spec, threat)
-    for b, batch in zip(batch_ids, progress(loader, desc, enabled=ev.info.is_main, total=len(batch_ids))):
-        x, y = batch["clip"].to(ev.device), batch["label"].to(ev.device)
-        if earlier is not None:
-            parts.append((b, *_attack_after(attack, model, x, y, _batch_slice(earlier, b, ev.cfg))))
-            continue
-        if threat == PHYSICAL:
-            parts.append((b, *_physical_batch(attack, model, x, y, spec)))
-            continue
-        x_adv, report = _crafted(ev, attack, spec, threat, seed, b, x, y, reusable=artifact is None)
-        for stage, acc in report.items():  # an ensemble's parts
-            stages[stage] = stages.get(stage, 0.0) + acc * len(y)
-        with torch.no_grad():
-            logits = model(x_adv).float().cpu()
-        linf, l2 = M.perturbation_norms(x, x_adv)
-        parts.append((b, logits, linf, l2))
+    if supports(attack, Capability.FIT):
+        artifact = str(_fit_universal(ev, run, attack, job, seed))
+    parts, stages = _attack_batches(ev, run, job, attack, seed, reusable=artifact is None)
     logits, linf, l2, *views = _merge(parts)
     counted = {k: sum(v) for k, v in _gather_sums(stages).items()}
     total = len(logits)
     seconds = max(all_gather_objects(time.perf_counter() - start))
-    log.info("%s: clip accuracy %.4f (%.1f s)", desc, M.clip_correct(logits, ev.clean["labels"]).float().mean(),
+    log.info("%s: clip accuracy %.4f (%.1f s)", job.name, M.clip_correct(logits, ev.clean["labels"]).float().mean(),
              seconds)
-    details = attack.settings() if hasattr(attack, "settings") else {}
-    view = getattr(attack, "model", None)
-    if hasattr(view, "settings") and hasattr(view, "bpda"):
-        details = {**details, **view.settings()}
-    if earlier is not None:
-        details = {**details, "after": spec["after"]}
+    details = attack.settings()
+    if through_view:
+        details = {**details, **attack.model.settings()}
+    if job.earlier is not None:
+        details = {**details, "after": job.spec["after"]}
     record = {"logits": logits, "linf": linf, "l2": l2, "seconds": seconds, "artifact": artifact,
               "parts": {k: v / total for k, v in counted.items()}, "details": details}
     if views:  # the physical threat model's fixed conditions (and the ideal capture), then their worst case
-        record["conditions"] = dict(zip((*VIEWS, "worst"), views))
+        record["conditions"] = dict(zip((*VIEWS, WORST), views))
     return record
 
 
-def _crafted(ev: _Evaluation, attack: Any, spec: Mapping, threat: str, seed: int, batch_id: int, x: Tensor, y: Tensor,
+def _attack_batches(ev: _Evaluation, run: _Pass, job: _Job, attack: Any, seed: int,
+                    reusable: bool) -> tuple[list[tuple], dict[str, float]]:
+    """Per batch ``(batch id, logits, linf, l2, *view logits)``, and an ensemble's per-part accuracies summed
+    over clips."""
+    parts, stages = [], {}
+    for b, batch in zip(run.batch_ids, progress(run.loader, job.name, enabled=ev.info.is_main,
+                                                total=len(run.batch_ids))):
+        x, y = batch["clip"].to(ev.device), batch["label"].to(ev.device)
+        if job.earlier is not None:
+            parts.append((b, *_attack_after(attack, run.model, x, y, _batch_slice(job.earlier, b, ev.cfg))))
+            continue
+        if job.threat.physical:
+            parts.append((b, *_physical_batch(attack, run.model, x, y, job)))
+            continue
+        x_adv, report = _crafted(ev, attack, job, seed, b, x, y, reusable=reusable)
+        for stage, acc in report.items():  # an ensemble's parts
+            stages[stage] = stages.get(stage, 0.0) + acc * len(y)
+        with torch.no_grad():
+            logits = run.model(x_adv).float().cpu()
+        linf, l2 = M.perturbation_norms(x, x_adv)
+        parts.append((b, logits, linf, l2))
+    return parts, stages
+
+
+def _crafted(ev: _Evaluation, attack: Any, job: _Job, seed: int, batch_id: int, x: Tensor, y: Tensor,
              reusable: bool) -> tuple[Tensor, dict]:
-    """The adversarial batch and the attack's per-part report; transfer clips (crafted on the surrogate only)
+    """The adversarial batch and the attack's per-part report; clips crafted on the surrogate only (transfer)
     come from the in-process cache when an earlier evaluation of this process crafted them."""
     from videoabnn.engine.transfer_cache import TRANSFER_CLIPS, crafting_key
 
     key = None
-    if threat == "transfer" and reusable and ev.surrogate_digest is not None:
-        key = crafting_key(surrogate=ev.surrogate_digest, attack=dict(spec), seed=seed, batch=batch_id,
+    if job.threat.surrogate and reusable and ev.surrogate_digest is not None:
+        key = crafting_key(surrogate=ev.surrogate_digest, attack=dict(job.spec), seed=seed, batch=batch_id,
                            clips=ev.clip_digest, data=ev.data_key(), batch_size=_test_batch_size(ev.cfg),
                            device=str(ev.device), versions=code_versions())
         found = TRANSFER_CLIPS.get(key)
@@ -556,17 +627,17 @@ def _crafted(ev: _Evaluation, attack: Any, spec: Mapping, threat: str, seed: int
     return x_adv, report
 
 
-def _physical_batch(attack: Any, model: nn.Module, x: Tensor, y: Tensor, spec: Mapping) -> tuple[Tensor, ...]:
+def _physical_batch(attack: Any, model: nn.Module, x: Tensor, y: Tensor, job: _Job) -> tuple[Tensor, ...]:
     """Fresh-draw logits and perturbation sizes, then the logits of every fixed view and their worst case."""
     from videoabnn.attacks.physical_eot import parse_physical
 
-    dist = parse_physical(physical_params(spec)["physical"])[0]
+    dist = parse_physical(threat_params(job.spec, job.threat.name)[PHYSICAL_PARAM])[0]
     views = attack.physical_views(x, y, dist)
     with torch.no_grad():
         logits = {k: model(v).float().cpu() for k, v in views.items()}
-    linf, l2 = M.perturbation_norms(x, views["fresh"])
-    logits["worst"] = worst_logits(logits, y.cpu())
-    return (logits["fresh"], linf, l2, *[logits[k] for k in (*VIEWS, "worst")])
+    linf, l2 = M.perturbation_norms(x, views[FRESH])
+    logits[WORST] = worst_logits(logits, y.cpu())
+    return (logits[FRESH], linf, l2, *[logits[k] for k in (*VIEWS, WORST)])
 
 
 def _batch_slice(record: Mapping, batch_id: int, cfg: Mapping) -> dict[str, Tensor]:
@@ -602,20 +673,19 @@ def _gather_sums(values: dict[str, float]) -> dict[str, list[float]]:
     return out
 
 
-def _fit_universal(ev: _Evaluation, store: ItemStore, attack: Any, spec: dict, threat: str, seed: int,
-                   train_set: Dataset | None) -> Path:
+def _fit_universal(ev: _Evaluation, run: _Pass, attack: Any, job: _Job, seed: int) -> Path:
     """Fit a universal attack on the training split (rank 0) or reuse the one fitted under the same key."""
     cfg = ev.cfg
-    attacked = ev.surrogate_digest if threat == "transfer" else ev.digest
-    key = {"attacked_checkpoint": attacked, "threat": threat, "attack": dict(spec), "seed": seed,
+    attacked = ev.surrogate_digest if job.threat.surrogate else ev.digest
+    key = {"attacked_checkpoint": attacked, "threat": job.threat.name, "attack": dict(job.spec), "seed": seed,
            "train_data": ev.data_key(), "fit_batches": cfg["eval"].get("fit_batches"),
-           "train_set": "given" if train_set is not None else "configured", "versions": code_versions()}
-    patches = ItemStore(store.folder / "universal", writable=store.writable)
-    name = result_key(spec, threat)
+           "train_set": "given" if run.train_set is not None else "configured", "versions": code_versions()}
+    patches = ItemStore(run.store.folder / "universal", writable=run.store.writable)
+    name = job.name
     path = patches.path_for(name, key)
     if ev.info.is_main and not path.is_file():
         patches.explain(name, key)
-        train_set = train_set if train_set is not None else split_dataset(cfg, "train")
+        train_set = run.train_set if run.train_set is not None else split_dataset(cfg, "train")
         loader, _ = eval_loader(train_set, cfg, DistInfo(), cfg["eval"].get("fit_batches"))
         log.info("fitting %s on %d training batches", name, len(loader))
         attack.fit(_Clips(loader, ev.device))
@@ -640,130 +710,28 @@ class _Clips:
         return len(self.loader)
 
 
-def audit_settings(cfg: Mapping) -> dict:
-    """The ``audit_gradient_masking`` arguments of an evaluation's audit: the budget ``eval.audit_budget``
-    (clips aside) and the applicability thresholds ``eval.audit_min_correct`` / ``eval.audit_min_clean_over_chance``.
-    Keys the config leaves unset keep the function's (thorough) defaults."""
-    e = cfg["eval"]
-    budget = dict(e.get("audit_budget") or {})
-    out: dict[str, Any] = {k: budget[k] for k in ("steps", "more_steps", "restarts", "square_queries", "gradcheck_clips",
-                                                  "gradcheck_directions") if budget.get(k) is not None}
-    if budget.get("eps_list") is not None:
-        out["eps_list"] = tuple(float(v) for v in budget["eps_list"])
-    for key, arg in (("audit_min_correct", "min_correct"), ("audit_min_clean_over_chance", "min_clean_over_chance")):
-        if e.get(key) is not None:
-            out[arg] = e[key]
-    return out
-
-
-def audit_clip_ids(ev: _Evaluation, test_set: Dataset) -> list[int]:
-    """A class-stratified, seeded subset of the evaluated clips for the gradient-masking audit:
-    ``eval.audit_batches`` test batches' worth, at most ``eval.audit_budget.clips``."""
-    from videoabnn.engine.subsets import stratified_clip_subset
-
-    size = int(ev.cfg["eval"]["audit_batches"]) * _test_batch_size(ev.cfg)
-    cap = (ev.cfg["eval"].get("audit_budget") or {}).get("clips")
-    if cap is not None:
-        size = min(size, int(cap))
-    return stratified_clip_subset(test_set, ev.ids, size, int(ev.cfg["seed"]))
-
-
-def audit_reuse(ev: _Evaluation, specs: Sequence[Mapping], threats: Sequence[str], ids: Sequence[int],
-                white: str = "white"):
-    """What the audit reads from this evaluation instead of re-attacking (``EvaluationReuse``), or None.
-
-    Per Linf radius of the evaluated attacks: each audited clip is clean-correct and survived every attack
-    of threat model ``white`` (``naive`` for the naive view of a transformed model), and of ``transfer``,
-    within that radius. None for a batch-coupled model (the audit's batches differ from the evaluation's)
-    or when no evaluated attack has a Linf budget."""
-    from videoabnn.attacks import attack_budget
-    from videoabnn.attacks.audit import EvaluationReuse
-
-    rows = _rows_of(ev, ids)
-    if ev.batch_coupled or ev.clean is None or rows is None:
-        return None
-    labels = ev.clean["labels"][rows]
-    clean_ok = M.clip_correct(ev.clean["logits"][rows], labels)
-    reuse = EvaluationReuse()
-    for threat, target in ((white, reuse.white), ("transfer", reuse.transfer)):
-        if threat not in threats:
-            continue
-        balls: dict[str, tuple[float, Tensor]] = {}
-        for spec in specs:
-            record = ev.records.get(result_key(spec, threat))
-            budget = attack_budget(spec["name"], threat_params(spec, threat))
-            if record is None or budget is None or budget[0] != "linf":
-                continue
-            balls[spec["id"]] = (budget[1], M.clip_correct(record["logits"][rows], labels))
-        for radius in sorted({r for r, _ in balls.values()}):
-            within = sorted(k for k, (r, _) in balls.items() if r <= radius + 1e-9)
-            ok = clean_ok.clone()
-            for k in within:
-                ok &= balls[k][1]
-            target[radius] = ok
-            reuse.attacks[f"{threat} {radius * 255:g}/255"] = within
-    return reuse if reuse.white or reuse.transfer else None
-
-
-def _rows_of(ev: _Evaluation, ids: Sequence[int]) -> Tensor | None:
-    """Rows of the evaluation's records (loader order over ``ev.ids``) holding clips ``ids``; None if one is absent."""
-    position = {int(i): k for k, i in enumerate(ev.ids)}
-    if any(int(i) not in position for i in ids):
-        return None
-    return torch.tensor([position[int(i)] for i in ids], dtype=torch.long)
-
-
-def _reuse_key(reuse) -> dict | None:
-    """The reused per-clip results, for the audit's cache key."""
-    if reuse is None:
-        return None
-    return {part: {f"{r:.10g}": [int(v) for v in t.tolist()] for r, t in getattr(reuse, part).items()}
-            for part in ("white", "transfer")}
-
-
 def _audit(ev: _Evaluation, store: ItemStore, model: nn.Module, test_set: Dataset,
            surrogate: nn.Module | None, name: str = "audit", specs: Sequence[Mapping] = (),
-           threats: Sequence[str] = (), white: str = "white") -> dict | None:
-    """Gradient-masking checks on a stratified subset of the evaluated clips (rank 0; shared with all), with
-    the budget of ``eval.audit_budget``; the evaluation's own Linf rows (threat ``white`` and ``transfer``)
-    are read, not re-attacked (see :func:`audit_reuse`)."""
-    from videoabnn.attacks import AUDIT_VERSION, audit_gradient_masking
-
-    ids = audit_clip_ids(ev, test_set)
-    settings = audit_settings(ev.cfg)
-    reuse = audit_reuse(ev, specs, threats, ids, white)
+           threats: Sequence[str] = (), white: str = WHITE) -> dict | None:
+    """The gradient-masking audit of this evaluation (:func:`videoabnn.engine.audit_run.run_audit`, rank 0;
+    shared with all): a stratified subset of the evaluated clips, the budget of ``eval.audit_budget``, and the
+    evaluation's own Linf rows (threat ``white``, or ``naive``, and ``transfer``) read, not re-attacked."""
+    ids = evaluation_clip_ids(ev.cfg, test_set, ev.ids, _test_batch_size(ev.cfg))
+    budget = evaluation_budget(ev.cfg)
+    rows = rows_of(ev.ids, ids)
+    usable = not ev.batch_coupled and ev.clean is not None and rows is not None  # the same clips, one at a time
+    reuse = evaluation_reuse(ev.records, ev.clean, rows, specs, threats, white) if usable else None
     key = {**ev.base_key(), "audit_clips": digest_of(ids), "seed": int(ev.cfg["seed"]),
            "surrogate": ev.surrogate_digest if surrogate is not None else None, "audit_version": AUDIT_VERSION,
-           "settings": settings, "reuse": _reuse_key(reuse), "correct_only": not ev.batch_coupled}
+           "settings": budget, "reuse": reuse_key(reuse), "correct_only": not ev.batch_coupled}
     if name != "audit":
         key["view"] = name
-    found = store.get(name, key)
-    if found is not None:
-        _log_audit(name, found["report"], None)
-        return found["report"]
-    report = None
-    if ev.info.is_main:
+
+    def load() -> list:
         loader, _ = eval_loader(test_set, ev.cfg, DistInfo(), indices=ids)
-        batches = list(_Clips(loader, ev.device))
-        if reuse is not None and not torch.equal(torch.cat([y.cpu() for _, y in batches]).long(),
-                                                 ev.clean["labels"][_rows_of(ev, ids)].long()):
-            log.warning("gradient-masking audit: the audited clips are not in the evaluation's order; re-attacking")
-            reuse = None
-        log.info("gradient-masking audit on %d clips", len(ids))
-        start = time.perf_counter()
-        report = audit_gradient_masking(model, batches, surrogate, seed=int(ev.cfg["seed"]),
-                                        correct_only=not ev.batch_coupled, reuse=reuse, **settings).to_dict()
-        report["settings"]["clip_ids"] = ids
-        _log_audit(name, report, time.perf_counter() - start)
-        store.put(name, key, {"report": report})
-    return broadcast_object(report)
+        return list(_Clips(loader, ev.device))
 
-
-def _log_audit(name: str, report: Mapping, seconds: float | None) -> None:
-    """The verdict in eval.log: passed, FAILED (with the failed checks) or not applicable (with the reason)."""
-    from videoabnn.report.tables import audit_verdict
-
-    failed = [c["name"] for c in report.get("checks") or [] if c.get("passed") is False]
-    verdict = audit_verdict(report) + (f" ({', '.join(failed)})" if report.get("passed") is False else "")
-    took = "reused from the cache" if seconds is None else f"{seconds:.1f} s"
-    log.info("%s: gradient-masking audit %s (%s)", name, verdict, took)
+    job = AuditJob(name, ids, load, lambda: (model, surrogate),
+                   AuditSettings(correct_only=not ev.batch_coupled).replace(**budget), int(ev.cfg["seed"]), key,
+                   StoredReports(store, name), reuse, ev.clean["labels"][rows] if reuse is not None else None)
+    return broadcast_object(run_audit(job, compute=ev.info.is_main))

@@ -1,5 +1,5 @@
-"""The ``physical`` threat model: a pattern fitted under one stream of physical draws, scored under fresh,
-independent draws of the same distribution and under a fixed grid of conditions.
+"""The ``physical`` threat model's scoring: a pattern fitted under one stream of physical draws, scored under
+fresh, independent draws of the same distribution and under a fixed grid of conditions.
 
 For each attack with a printable pattern (ROA, framing, universal patch and framing) the row
 ``<id>@physical`` is the accuracy when every clip is seen through one fresh draw of the distribution
@@ -10,6 +10,7 @@ shared`` unless the spec says otherwise, through its own draws from another seed
 ``<id>@physical:worst`` is the per-clip worst case over the fixed conditions; ``<id>@physical:no_pattern``
 is the control: the clean clips through the camera of the same fresh draws (blur, noise, re-encoding),
 so the drop from clean accuracy to it is the camera's, and from it to ``<id>@physical`` the pattern's.
+The row names live in :mod:`videoabnn.threats`.
 """
 
 from __future__ import annotations
@@ -20,28 +21,10 @@ import torch
 from torch import Tensor
 
 from videoabnn.attacks.physical_eot import CONDITIONS
-from videoabnn.engine.attack_specs import attack_params
+from videoabnn.threats import physical_views
 
-PHYSICAL = "physical"
-# the per-view rows, in this order, then "worst": the ideal capture, the fresh draws without the pattern (the
-# camera's own cost: the control of the fresh-draw row) and each fixed condition
-VIEWS = ("digital", "no_pattern", *CONDITIONS)
-
-
-def supports_physical(name: str) -> bool:
-    """Whether the attack registered as ``name`` has a printable pattern (``physical_views``)."""
-    from videoabnn.attacks import attack_class
-
-    return hasattr(attack_class(name), "physical_views")
-
-
-def physical_params(spec: Mapping) -> dict:
-    """A spec's builder parameters under the physical threat model: one shared pattern fitted through the
-    default distribution unless the spec sets ``pattern``/``physical``."""
-    params = attack_params(spec)
-    params.setdefault("pattern", "shared")
-    params.setdefault("physical", "default")
-    return params
+# the per-view rows, in this order, then the worst case (videoabnn.threats.WORST)
+VIEWS = physical_views(CONDITIONS)
 
 
 def worst_logits(views: Mapping[str, Tensor], y: Tensor) -> Tensor:
@@ -52,8 +35,3 @@ def worst_logits(views: Mapping[str, Tensor], y: Tensor) -> Tensor:
     other = stack.scatter(2, y.view(1, -1, 1).expand(stack.shape[0], -1, 1), float("-inf")).amax(2)
     pick = (true - other).argmin(0)
     return stack[pick, torch.arange(stack.shape[1])]
-
-
-def condition_key(name: str, condition: str) -> str:
-    """The results key of one condition's row: ``<id>@physical:<condition>``."""
-    return f"{name}:{condition}"

@@ -40,6 +40,8 @@ from videoabnn.engine.distributed import all_reduce_sum, barrier, init_distribut
 from videoabnn.engine.evaluator import predict
 from videoabnn.engine.logging import RunLogger, progress
 from videoabnn.engine.metrics import clip_accuracy, video_accuracy
+from videoabnn.errors import UserError
+from videoabnn.methods import training_method
 from videoabnn.utils import atomic_write_json, atomic_write_text, environment_info, seed_everything
 from videoabnn.utils.lock import RunLock
 from videoabnn.utils.logs import log_to_file
@@ -49,7 +51,7 @@ SUMMARY_NAME = "train_summary.json"
 TEXT_LOG = "train.log"
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """A run cannot start or continue (existing run without --resume, nothing to resume, ...)."""
 
 
@@ -90,13 +92,10 @@ def lr_factor(epoch: int, t: Mapping[str, Any]) -> float:
     raise ValueError(f"train.scheduler: expected cosine, step or constant, got {kind!r}")
 
 
-# train.method_args of method abnn that configure the optimizer, not the objective
-OPTIMIZER_ARGS = ("stats_lr_scale", "stats_weight_decay")
-
-
 def _param_groups(model: nn.Module, params: list[nn.Parameter], t: Mapping[str, Any]) -> list:
-    """``params``, or two groups when ABNN's statistics pathway gets its own lr scale / weight decay."""
-    args = dict(t.get("method_args") or {}) if t.get("method") == "abnn" else {}
+    """``params``, or two groups when ABNN's statistics pathway gets its own lr scale / weight decay
+    (the method's ``optimizer_args``, ``videoabnn.methods``)."""
+    args = training_method(t["method"]).optimizer_options(t.get("method_args"))
     scale, wd = args.get("stats_lr_scale"), args.get("stats_weight_decay")
     if scale is None and wd is None:
         return params
@@ -144,13 +143,9 @@ def build_training_objective(cfg: Mapping, attack: Any = None):
     """The objective for ``train.method`` with ``train.attack`` / ``train.method_args``."""
     from videoabnn.defenses import build_objective
 
-    t = cfg["train"]
-    args = dict(t.get("method_args") or {})
-    args.pop("denoise_affinity", None)  # a model option, used by build.model_spec
-    for key in OPTIMIZER_ARGS if t["method"] == "abnn" else ():
-        args.pop(key, None)  # optimizer options (build_optimizer)
+    t = cfg["train"]  # build_objective leaves out the method's optimizer and model options
     return build_objective(t["method"], attack_cfg=dict(t.get("attack") or {}), attack=attack,
-                           label_smoothing=float(t["label_smoothing"]), **args)
+                           label_smoothing=float(t["label_smoothing"]), **dict(t.get("method_args") or {}))
 
 
 class _State:
@@ -164,6 +159,13 @@ class _State:
         self.epoch_seconds: list[float] = []
         self.passes: dict[str, float] = {}  # per-clip passes summed over every training clip so far
         self.pass_flops: dict[str, float] = {}
+
+    def add_epoch(self, record: dict) -> None:
+        """Count an epoch's seconds and passes (``record``'s ``passes`` is taken out of it)."""
+        self.train_seconds += record["seconds"]
+        self.epoch_seconds.append(record["seconds"])
+        for kind, value in record.pop("passes").items():
+            self.passes[kind] = self.passes.get(kind, 0.0) + value
 
     def fields(self) -> dict:
         return {"best_metric": self.best_metric, "best_epoch": self.best_epoch,
@@ -264,14 +266,9 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
     device = select_device(cfg["device"], info)
     last_path = _check_resume_target(run_dir, resume)
     planned = _check_resume_config(run_dir, cfg) if resume else 0
-    if resume:
-        done = int(ckpt.read_run_checkpoint(last_path).get("epochs") or 0)
-        if done >= int(t["epochs"]):
-            log.info("run %s already finished: %d of %d epochs done, nothing to train (raise train.epochs to "
-                     "extend it)", run_dir, done, int(t["epochs"]))
-            return run_dir
-    seed = int(cfg["seed"])
-    deterministic = bool(t["deterministic"])
+    if resume and _finished(run_dir, last_path, t):
+        return run_dir
+    seed, deterministic = int(cfg["seed"]), bool(t["deterministic"])
     seed_everything(seed, deterministic=deterministic)
     set_determinism(deterministic)
     objective = build_training_objective(cfg, attack)
@@ -318,10 +315,7 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         record = _train_epoch(model, plain, objective, loader, optimizer, scaler, device, amp, channels_last,
                               epoch, s, t, info.is_main)
         scheduler.step()
-        state.train_seconds += record["seconds"]
-        state.epoch_seconds.append(record["seconds"])
-        for kind, value in record.pop("passes").items():
-            state.passes[kind] = state.passes.get(kind, 0.0) + value
+        state.add_epoch(record)
         if not state.pass_flops:
             state.pass_flops = measure_pass_flops(plain, tuple(train_set[0]["clip"].shape), device)
         last_epoch = epoch == int(t["epochs"]) - 1
@@ -335,23 +329,44 @@ def _train(cfg: Mapping, info: Any, run_dir: Path, resume: bool, train_set: Data
         state.epoch = epoch
         record["train_seconds"] = state.train_seconds
         logger.log_epoch(record)
-        log.info("epoch %d/%s: loss %.4f, train acc %.4f%s, %.1f s", epoch + 1, t["epochs"], record["loss"],
-                 record["acc"], f", val acc {record['val_clip_acc']:.4f}" if "val_clip_acc" in record else "",
-                 record["seconds"])
+        _log_epoch(record, epoch, t)
         if info.is_main:
             training = ckpt.training_state(epoch=epoch, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                            loader_generator=generator, **state.fields())
-            meta = {"method": t["method"], "epochs": epoch + 1, "train_seconds": state.train_seconds,
-                    "run_name": cfg["name"], "seed": seed, "train_cost": state.cost()}
-            ckpt.save_checkpoint(last_path, plain, training, **meta)
-            if is_best:
-                ckpt.save_checkpoint(run_dir / ckpt.BEST_NAME, plain, training, **meta)
+            _save_epoch(cfg, run_dir, last_path, plain, training, state, epoch, is_best)
         barrier()
     logger.close()
     if info.is_main:
         _write_summary(run_dir, cfg, state)
     barrier()
     return run_dir
+
+
+def _finished(run_dir: Path, last_path: Path, t: Mapping) -> bool:
+    """Whether a resumed run has already trained all of ``train.epochs`` (then there is nothing to do)."""
+    done = int(ckpt.read_run_checkpoint(last_path).get("epochs") or 0)
+    if done >= int(t["epochs"]):
+        log.info("run %s already finished: %d of %d epochs done, nothing to train (raise train.epochs to "
+                 "extend it)", run_dir, done, int(t["epochs"]))
+    return done >= int(t["epochs"])
+
+
+def _log_epoch(record: Mapping, epoch: int, t: Mapping) -> None:
+    """One line per epoch in the text log: loss, accuracies, seconds."""
+    log.info("epoch %d/%s: loss %.4f, train acc %.4f%s, %.1f s", epoch + 1, t["epochs"], record["loss"],
+             record["acc"], f", val acc {record['val_clip_acc']:.4f}" if "val_clip_acc" in record else "",
+             record["seconds"])
+
+
+def _save_epoch(cfg: Mapping, run_dir: Path, last_path: Path, plain: nn.Module, training: dict, state: _State,
+                epoch: int, is_best: bool) -> None:
+    """``last.pt`` after every epoch, ``best.pt`` when the epoch is the best so far."""
+    t = cfg["train"]
+    meta = {"method": t["method"], "epochs": epoch + 1, "train_seconds": state.train_seconds,
+            "run_name": cfg["name"], "seed": int(cfg["seed"]), "train_cost": state.cost()}
+    ckpt.save_checkpoint(last_path, plain, training, **meta)
+    if is_best:
+        ckpt.save_checkpoint(run_dir / ckpt.BEST_NAME, plain, training, **meta)
 
 
 def _continue_schedule(optimizer: torch.optim.Optimizer, scheduler: Any, epoch: int, t: Mapping, planned: int) -> None:

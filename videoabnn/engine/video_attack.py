@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from videoabnn.engine.attack_specs import attack_params, resolve_attacks
 from videoabnn.engine.metrics import perturbation_norms
 from videoabnn.results import AttackRow, CleanResult, Results, RunInfo, Summary
+from videoabnn.threats import ResultKey
 
 # the README's real-video table: PGD-Linf at 1/255 and 4/255 (20 steps, step eps/8; margin loss, because a
 # Kinetics network that is sure of a clip (p = 1.000) saturates cross-entropy and stalls PGD-CE), the fast
@@ -98,7 +99,7 @@ def run_attacks(model: nn.Module, x: Tensor, label: int, specs: Sequence[Mapping
         x_adv = attack(x, y).detach()
         seconds = time.perf_counter() - start
         linf, l2 = perturbation_norms(x, x_adv)
-        settings = attack.settings() if hasattr(attack, "settings") else {}
+        settings = attack.settings()
         yield AttackOutcome(dict(spec), attack_seed, x_adv, probabilities(model, x_adv), seconds, float(linf[0]),
                             float(l2[0]), settings)
 
@@ -117,8 +118,7 @@ def clip_results(run: RunInfo, clean_probs: Tensor, label: int, outcomes: Sequen
                  config: Mapping[str, Any], environment: Mapping[str, Any]) -> Results:
     """The results record of one clip (accuracies 1.0 / 0.0: the label is / is not the top-1)."""
     clean_correct = int(clean_probs.argmax()) == label
-    rows = {o.spec["id"] if threat == "white" else f"{o.spec['id']}@{threat}": _row(o, label, clean_correct, classes,
-                                                                                    threat) for o in outcomes}
+    rows = {ResultKey(o.spec["id"], threat).format(): _row(o, label, clean_correct, classes, threat) for o in outcomes}
     accs = [r.clip_acc for r in rows.values()]
     worst = min([float(clean_correct)] + accs)
     summary = Summary(threat=threat, acc_adv=sum(accs) / len(accs) if accs else None,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from videoabnn.errors import UserError
 from videoabnn.models import pretrained as registry_of_weights
 from videoabnn.models.pretrained import Weights
 
@@ -31,7 +32,7 @@ PICKLE_OR_ZIP = (b"PK\x03\x04", b"\x80")  # torch.save's zip container, or a leg
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy (non-zip) torch.save file
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint or weights file is missing, unreadable or does not fit; the message names the file."""
 
 

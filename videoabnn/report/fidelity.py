@@ -18,6 +18,7 @@ from pathlib import Path
 from videoabnn.report.document import Document, optional_section, standalone_markdown
 from videoabnn.report.reading import compare
 from videoabnn.report.tables import markdown_table, pct
+from videoabnn.threats import GRAY, WHITE, title
 
 TITLE = "ABNN fidelity: our layer and the authors' prototype, under their pipeline and the full protocol"
 FORMULATIONS = {"modulate": "ours, modulate", "replace": "ours, replace", "prototype": "pooled prototype",
@@ -44,7 +45,7 @@ def gradcheck_cell(row: Mapping) -> str:
     """'passed (err)', '**failed** (err)' or a dash (gray-box rows: the attacker skips the substitute by design)."""
     check = row.get("gradcheck")
     if check is None:
-        return "– (gray-box)" if row.get("threat") == "gray" else "–"
+        return f"– ({title(GRAY)})" if row.get("threat") == GRAY else "–"
     verdict = "passed" if check["passed"] else "**failed**"
     return f"{verdict} ({float(check['max_rel_error']):.1e})"
 
@@ -69,25 +70,25 @@ def _rows(data: Mapping, model: str) -> list[Mapping]:
 
 def authors_row(rows: Sequence[Mapping]) -> Mapping | None:
     """The authors' pipeline: the first white-box row with the cut gradient."""
-    return next((r for r in rows if r["threat"] == "white" and r["gradient"] == "cut"), None)
+    return next((r for r in rows if r["threat"] == WHITE and r["gradient"] == "cut"), None)
 
 
 def full_row(rows: Sequence[Mapping], batch: int | None = None) -> Mapping | None:
     """The full protocol: the white-box, full-gradient row with the most attacks (same batch as ``batch`` first)."""
-    found = [r for r in rows if r["threat"] == "white" and r["gradient"] == "full"]
+    found = [r for r in rows if r["threat"] == WHITE and r["gradient"] == "full"]
     found.sort(key=lambda r: (r["batch"] != batch, -len(r["attacks"])))
     return found[0] if found else None
 
 
 def gray_row(rows: Sequence[Mapping]) -> Mapping | None:
-    return next((r for r in rows if r["threat"] == "gray"), None)
+    return next((r for r in rows if r["threat"] == GRAY), None)
 
 
 def coupling_row(rows: Sequence[Mapping], full: Mapping | None) -> Mapping | None:
     """A white-box, full-gradient row with another test batch than ``full`` (isolates batch coupling)."""
     if full is None:
         return None
-    return next((r for r in rows if r["threat"] == "white" and r["gradient"] == "full"
+    return next((r for r in rows if r["threat"] == WHITE and r["gradient"] == "full"
                  and r["batch"] != full["batch"]), None)
 
 
@@ -261,7 +262,7 @@ def read_fidelity(study_dir: str | Path) -> dict | None:
 def _pipeline_text(name: str, pipe: Mapping) -> str:
     about = f" ({pipe['about']})" if pipe.get("about") else ""
     models = f"; models: {', '.join(pipe['models'])}" if pipe.get("models") else ""
-    return (f"`{name}`{about}: {pipe.get('gradient', 'full')} gradient, {pipe.get('threat', 'white')}-box, attacks "
+    return (f"`{name}`{about}: {pipe.get('gradient', 'full')} gradient, {pipe.get('threat', WHITE)}-box, attacks "
             f"{', '.join(f'`{a}`' for a in pipe.get('attacks') or [])}, test batch {pipe.get('batch', 'video')}{models}")
 
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from videoabnn.report.tables import attack_columns, model_name  # noqa: E402
+from videoabnn.threats import WHITE  # noqa: E402
 from videoabnn.utils.io import atomic_save_image  # noqa: E402
 
 DEFAULT_SIZE = (6.4, 4.0)
@@ -86,7 +87,7 @@ def plot_position_heatmap(sweep: Mapping, path: str | os.PathLike, *, panel_size
     return _save(fig, path)
 
 
-def plot_accuracy_bars(results: Sequence[Mapping], path: str | os.PathLike, *, threat: str = "white",
+def plot_accuracy_bars(results: Sequence[Mapping], path: str | os.PathLike, *, threat: str = WHITE,
                        figsize: tuple[float, float] = (9.0, 4.0)) -> Path:
     """Grouped bars: clip accuracy (%) of each model, clean and under each attack of ``threat``."""
     if not results:

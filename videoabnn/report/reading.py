@@ -10,10 +10,8 @@ from collections.abc import Mapping, Sequence
 
 from videoabnn.methods import ADVERSARIAL_METHODS
 from videoabnn.report.tables import (
-    WHITE,
     attack_threat,
     audit_passed,
-    base_attack_id,
     flops_ratio,
     headline_budget,
     model_name,
@@ -24,6 +22,7 @@ from videoabnn.report.tables import (
     train_seconds,
     worst_case,
 )
+from videoabnn.threats import TRANSFER, WHITE, ResultKey, list_threats, threat_model
 
 HOLDS = {True: "yes", False: "**no**", None: "not distinguishable"}
 
@@ -112,12 +111,12 @@ def claims(results: Sequence[Mapping], tolerance: float = 0.02) -> list[dict]:
                     "measured": f"{_with_spread(abnn, pa, wa)} vs {_with_spread(std, ps, ws)}",
                     "holds": verdict(wa, ws, _noise(abnn, std, pa, ps, tolerance))})
     for at in ats:
-        for threat in (WHITE, "transfer"):
+        for threat in (WHITE, TRANSFER):
             if worst_case(abnn, threat) is None or worst_case(at, threat) is None:
                 continue
             (wa, pa), (wt, pt) = robust_accuracy(abnn, threat, budget), robust_accuracy(at, threat, budget)
             noise = _noise(abnn, at, pa, pt, tolerance)
-            label = "white-box" if threat == WHITE else "transfer (crafted on the undefended model)"
+            label = threat_model(WHITE).title if threat == WHITE else "transfer (crafted on the undefended model)"
             holds = True if wa >= wt - noise else False
             out.append({"claim": f"{label} robustness comparable to {model_name(at)} ({scope}, both models)",
                         "measured": f"{_with_spread(abnn, pa, wa)} vs {_with_spread(at, pt, wt)}", "holds": holds})
@@ -236,15 +235,15 @@ def _other_threat_sentences(abnn: Mapping, std: Mapping | None, tol: float) -> l
     out = []
     white_a = _threat_accs(abnn, WHITE)
     white_s = _threat_accs(std, WHITE) if std is not None else {}
-    titles = {"gray": "gray-box (the attacker differentiates through the target only)",
-              "transfer": "transfer (adversarial clips crafted on another model)"}
+    titles = {t: threat_model(t).reading for t in list_threats() if threat_model(t).reading}
     for threat, title in titles.items():
         accs = _threat_accs(abnn, threat)
         if not accs:
             continue
         items = []
         for k, v in accs.items():
-            base, ref = white_a.get(base_attack_id(k)), white_s.get(base_attack_id(k))  # the same attack
+            same = ResultKey.parse(k).attack  # the same attack, white-box
+            base, ref = white_a.get(same), white_s.get(same)
             text = f"{k}: {pct(v)}%"
             if base is not None:
                 text += f" (white-box {pct(base)}%)"

@@ -18,7 +18,6 @@ from videoabnn.report.study_report import build_document, find_results
 from videoabnn.report.tables import (
     acc_cell,
     attack_threat,
-    base_attack_id,
     budget_cell,
     budgets,
     find_reference,
@@ -30,6 +29,7 @@ from videoabnn.report.tables import (
     results_table,
     worst_case,
 )
+from videoabnn.threats import GRAY, TRANSFER, WHITE, ResultKey, title
 from videoabnn.utils.io import atomic_write_text
 
 MARKER = "STUDY-RESULTS"
@@ -53,9 +53,8 @@ def headline_table(results: list[dict]) -> str:
     """A handful of columns: clean, the worst case within the protocol's Linf ball per threat model, cost."""
     ball = headline_budget(results)
     ref = find_reference(results)
-    threats = [t for t in ("white", "transfer", "gray") if any(ball in budgets(r, t) for r in results)] if ball else []
-    titles = {"white": "white-box", "transfer": "transfer", "gray": "gray-box"}
-    header = ["model", "clean", *[f"{titles[t]}, worst {ball}" for t in threats], "train FLOPs / abnn"]
+    threats = [t for t in (WHITE, TRANSFER, GRAY) if any(ball in budgets(r, t) for r in results)] if ball else []
+    header = ["model", "clean", *[f"{title(t)}, worst {ball}" for t in threats], "train FLOPs / abnn"]
     rows = []
     for res in results:
         cells = [budget_cell(res, t, ball) for t in threats]
@@ -116,12 +115,12 @@ def gray_box_lines(results: list[dict]) -> list[str]:
     """ABNN under the gray-box threat model, stated apart from the claims (it is not an equal threat model),
     attack by attack beside the same attack white-box, so both sides use the same attacks."""
     abnn = next((r for r in results if (r.get("run") or {}).get("method") == "abnn"), None)
-    if abnn is None or worst_case(abnn, "gray") is None:
+    if abnn is None or worst_case(abnn, GRAY) is None:
         return []
     pairs = []
     for key, entry in abnn["attacks"].items():
-        white = base_attack_id(key)
-        if attack_threat(key, entry) != "gray" or white not in abnn["attacks"]:
+        white = ResultKey.parse(key).attack
+        if attack_threat(key, entry) != GRAY or white not in abnn["attacks"]:
             continue
         pairs.append(f"{white} {acc_cell(abnn, f'attacks.{key}.clip_acc', entry['clip_acc'])}% "
                      f"(white-box {acc_cell(abnn, f'attacks.{white}.clip_acc', abnn['attacks'][white]['clip_acc'])}%)")

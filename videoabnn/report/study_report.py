@@ -20,13 +20,13 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from videoabnn.methods import ADVERSARIAL_METHODS
 from videoabnn.report import plots
 from videoabnn.report.clean_gap import clean_gap_section, write_clean_gap_markdown
 from videoabnn.report.document import Document
 from videoabnn.report.fidelity import fidelity_section, write_fidelity_markdown
 from videoabnn.report.reading import HOLDS, claims, reading
 from videoabnn.report.tables import (
-    THREAT_TITLES,
     attack_settings_table,
     audit_rows,
     audit_table,
@@ -40,6 +40,7 @@ from videoabnn.report.tables import (
     sweep_table,
     threat_models,
 )
+from videoabnn.threats import NAIVE, threat_of_view, title
 from videoabnn.utils.io import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def _training_table(results: Sequence[Mapping]) -> str:
         train, model, data = cfg.get("train") or {}, cfg.get("model") or {}, cfg.get("data") or {}
         run = res.get("run") or {}
         method = str(run.get("method", train.get("method", "?")))
-        extra = dict(train.get("attack") or {}) if method not in ("standard", "abnn") else {}
+        extra = dict(train.get("attack") or {}) if method in ADVERSARIAL_METHODS else {}
         extra.update(train.get("method_args") or {})
         rows.append([model_name(res), method, str(model.get("name", "?")),
                      str(run.get("epochs", train.get("epochs", "?"))), str(train.get("lr", "?")),
@@ -193,6 +194,19 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
         doc.para(f"The ABNN paper's claims, checked on these numbers (tolerance {100 * tolerance:.0f} points):")
         doc.table(markdown_table(["claim", "measured", "holds"], rows, ["l", "l", "l"]))
 
+    _results_section(doc, results)
+    _figures_section(doc, study_dir, results, sweeps, meta)
+    transforms_section(doc, study_dir)
+    fidelity_section(doc, study_dir, tolerance)
+    clean_gap_section(doc, study_dir, tolerance)
+    _patches_and_audit_section(doc, study_dir, results)
+    _settings_section(doc, results, meta)
+    doc.para(f"Rebuild this report from the result files alone: `python -m videoabnn.report {study_dir}`.")
+    return doc, results
+
+
+def _results_section(doc: Document, results: list[dict]) -> None:
+    """The main table, the digital-vs-physical table and one table per other threat model."""
     doc.heading("Results")
     doc.table(results_table(results))
     doc.para("Acc_adv: mean over the white-box attacks; Acc_all: mean over clean plus those attacks; worst <budget>: "
@@ -205,11 +219,15 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
         doc.para(PHYSICAL_NOTE)
         doc.table(physical)
     for threat in threat_models(results)[1:]:
-        table = extra_threat_table(results, threat) if not threat.startswith("physical") else None
+        entry = threat_of_view(threat)
+        table = extra_threat_table(results, threat) if entry is None or entry.table else None
         if table:
-            doc.heading(f"{THREAT_TITLES.get(threat, threat).capitalize()} threat model", 3)
+            doc.heading(f"{title(threat).capitalize()} threat model", 3)
             doc.table(table)
 
+
+def _figures_section(doc: Document, study_dir: Path, results: list[dict], sweeps: Mapping, meta: Mapping) -> None:
+    """Plots, sweep tables and example frames."""
     plot_list = make_plots(study_dir, results, sweeps, meta.get("chance"))
     if plot_list:
         doc.heading("Plots")
@@ -229,10 +247,9 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
         for ex in examples:
             doc.image(ex["png"], str(ex.get("title", ex["png"])), ex.get("gif"))
 
-    transforms_section(doc, study_dir)
-    fidelity_section(doc, study_dir, tolerance)
-    clean_gap_section(doc, study_dir, tolerance)
 
+def _patches_and_audit_section(doc: Document, study_dir: Path, results: list[dict]) -> None:
+    """The fitted universal patches and every model's gradient-masking checks."""
     patches = sorted((study_dir / "patches").glob("*/*.png"))
     if patches:
         doc.heading("Universal patches")
@@ -249,6 +266,9 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
                                      [[n, {True: "yes", False: "**no**", None: "–"}[p], d] for n, p, d in checks],
                                      ["l", "l", "l"]))
 
+
+def _settings_section(doc: Document, results: list[dict], meta: Mapping) -> None:
+    """Attack and training settings, data, stage times and the environment."""
     doc.heading("Threat model, settings, seeds and versions")
     doc.table(attack_settings_table(results))
     doc.table(_training_table(results))
@@ -262,8 +282,6 @@ def build_document(study_dir: str | os.PathLike, *, tolerance: float | None = No
     env = _environment_lines(results, meta)
     if env:
         doc.bullets(env)
-    doc.para(f"Rebuild this report from the result files alone: `python -m videoabnn.report {study_dir}`.")
-    return doc, results
 
 
 def _protocol(meta: Mapping) -> str:
@@ -295,11 +313,11 @@ def transforms_section(doc: Document, study_dir: Path) -> None:
              "transform as autograd sees it; *adaptive*: BPDA (identity backward) for non-differentiable transforms "
              "and EOT over random draws. A naive number far above the adaptive one is gradient masking, not "
              "robustness. Seconds per clip on this machine.")
-    rows = [[r["transform"], r["attack"], pct(r["clean"]), pct(r["naive"]), pct(r["adaptive"]),
+    rows = [[r["transform"], r["attack"], pct(r["clean"]), pct(r[NAIVE]), pct(r["adaptive"]),
              f"{r.get('bpda')}, eot {r.get('eot')}", f"{1000 * r['seconds_per_clip']['forward']:.1f} ms",
-             f"{r['seconds_per_clip']['naive']:.3f}", f"{r['seconds_per_clip']['adaptive']:.3f}"]
+             f"{r['seconds_per_clip'][NAIVE]:.3f}", f"{r['seconds_per_clip']['adaptive']:.3f}"]
             for r in data["rows"]]
-    doc.table(markdown_table(["transform", "attack", "clean", "naive", "adaptive", "adaptive attack",
+    doc.table(markdown_table(["transform", "attack", "clean", NAIVE, "adaptive", "adaptive attack",
                               "forward / clip", "naive s / clip", "adaptive s / clip"], rows,
                              ["l", "l", "r", "r", "r", "l", "r", "r", "r"]))
 

@@ -14,11 +14,7 @@ from typing import Any
 
 from videoabnn.results import Results
 from videoabnn.results import load_results as schema_load
-
-WHITE = "white"
-THREAT_TITLES = {"white": "white-box", "gray": "gray-box", "transfer": "transfer",
-                 "naive": "naive white-box (autograd through the input transform, no BPDA/EOT)",
-                 "physical": "physical"}
+from videoabnn.threats import PHYSICAL, PHYSICAL_REPORT_VIEWS, WHITE, ResultKey, title
 
 
 def load_results(paths: Iterable[str | os.PathLike]) -> list[dict]:
@@ -54,15 +50,10 @@ def attack_threat(attack_id: str, entry: Mapping) -> str:
     return str(entry.get("threat") or WHITE)
 
 
-def base_attack_id(key: str) -> str:
-    """The attack id of a results key: ``pgd_linf_4@gray`` -> ``pgd_linf_4`` (the white-box row's key)."""
-    return key.split("@")[0]
-
-
 def attack_label(attack_id: str, entry: Mapping) -> str:
     """A column label: the attack id, with the threat model appended unless white-box."""
     threat = attack_threat(attack_id, entry)
-    if threat == WHITE or threat in attack_id:
+    if threat == WHITE or ResultKey.parse(attack_id).view == threat:
         return attack_id
     return f"{attack_id} [{threat}]"
 
@@ -292,21 +283,17 @@ def extra_threat_table(results: Sequence[Mapping], threat: str) -> str | None:
             rows.append([model_name(res), attack_id, pct(entry["clip_acc"]), pct(base), str(src or "")])
     if not rows:
         return None
-    return markdown_table(["model", "attack", f"{THREAT_TITLES.get(threat, threat)} acc", "white-box acc", "source"], rows,
+    return markdown_table(["model", "attack", f"{title(threat)} acc", f"{title(WHITE)} acc", "source"], rows,
                           ["l", "l", "r", "r", "l"])
-
-
-PHYSICAL_VIEWS = (("", "fresh draws"), (":no_pattern", "no pattern, same draws"),
-                  (":worst", "worst fixed condition"), (":digital", "ideal capture"))
 
 
 def physical_attack_ids(results: Sequence[Mapping]) -> list[str]:
     """Attack ids that have a physical-threat row (``<id>@physical``), in first-seen order."""
     found: list[str] = []
     for res in results:
-        for key in res["attacks"]:
-            if key.endswith("@physical") and base_attack_id(key) not in found:
-                found.append(base_attack_id(key))
+        for key in map(ResultKey.parse, res["attacks"]):
+            if key.threat == PHYSICAL and key.condition is None and key.attack not in found:
+                found.append(key.attack)
     return found
 
 
@@ -318,12 +305,12 @@ def physical_table(results: Sequence[Mapping]) -> str | None:
     ids = physical_attack_ids(results)
     if not ids:
         return None
-    header = ["model", "attack", "digital", *(label for _, label in PHYSICAL_VIEWS)]
+    header = ["model", "attack", "digital", *(label for _, label in PHYSICAL_REPORT_VIEWS)]
     rows = []
     for res in results:
         for a in ids:
             row = [model_name(res), a]
-            for key in (a, *(f"{a}@physical{suffix}" for suffix, _ in PHYSICAL_VIEWS)):
+            for key in (a, *(ResultKey(a, PHYSICAL, view).format() for view, _ in PHYSICAL_REPORT_VIEWS)):
                 entry = res["attacks"].get(key)
                 row.append(acc_cell(res, f"attacks.{key}.clip_acc", entry["clip_acc"]) if entry else "–")
             rows.append(row)
@@ -333,13 +320,14 @@ def physical_table(results: Sequence[Mapping]) -> str | None:
 def _white_counterpart(result: Mapping, attack_id: str, entry: Mapping) -> float | None:
     """The white-box accuracy of the same attack: the row of the same id (``id@threat`` -> ``id``), else one with
     the same name and parameters."""
-    own = result["attacks"].get(base_attack_id(attack_id))
-    if own is not None and attack_threat(base_attack_id(attack_id), own) == WHITE:
+    base = ResultKey.parse(attack_id).attack
+    own = result["attacks"].get(base)
+    if own is not None and attack_threat(base, own) == WHITE:
         return own["clip_acc"]
     for k, e in result["attacks"].items():
         if k == attack_id or attack_threat(k, e) != WHITE:
             continue
-        if k in attack_id or (e.get("name") == entry.get("name") and _core(e.get("params")) == _core(entry.get("params"))):
+        if e.get("name") == entry.get("name") and _core(e.get("params")) == _core(entry.get("params")):
             return e["clip_acc"]
     return None
 

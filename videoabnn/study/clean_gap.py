@@ -23,6 +23,7 @@ from videoabnn.study import steps
 from videoabnn.study.derived import check_names, derived_overrides, pick_attacks, train_derived
 from videoabnn.study.settings import derived_config
 from videoabnn.study.stages import StageRunner
+from videoabnn.threats import GRAY, WHITE, ResultKey
 from videoabnn.utils.io import atomic_write_json
 from videoabnn.utils.provenance import file_digest
 
@@ -95,7 +96,7 @@ def _evaluate(cfg: Mapping, run_cfg: Config, checkpoint: Path, specs: list[dict]
 
 def _threat_values(res: Mapping, threat: str, headline: str, budget: str) -> tuple[float | None, float | None]:
     """(headline attack's accuracy, per-clip worst case within ``budget``) under ``threat``."""
-    key = headline if threat == "white" else f"{headline}@{threat}"
+    key = ResultKey(headline, threat).format()
     head = (res["attacks"].get(key) or {}).get("clip_acc")
     worst = (((res["summary"].get("worst_case_budget") or {}).get(threat) or {}).get(budget) or {}).get("clip_acc")
     return head, worst
@@ -111,13 +112,13 @@ def run_clean_gap(cfg: Mapping, spec: Mapping, models: Mapping[str, tuple[Config
     for name, (run_cfg, out, overrides) in models.items():
         checkpoint = work / out["checkpoint"]
         val, epoch = _validation(work, out)
-        res = _evaluate(cfg, run_cfg, checkpoint, white, "white", name)
+        res = _evaluate(cfg, run_cfg, checkpoint, white, WHITE, name)
         values = {"val": val, "clean": res["clean"]["clip_acc"]}
-        values["white_headline"], values["white_budget"] = _threat_values(res, "white", spec["headline"], spec["budget"])
+        values["white_headline"], values["white_budget"] = _threat_values(res, WHITE, spec["headline"], spec["budget"])
         values["gray_headline"] = values["gray_budget"] = None
         if gray:
-            g = _evaluate(cfg, run_cfg, checkpoint, gray, "gray", name)
-            values["gray_headline"], values["gray_budget"] = _threat_values(g, "gray", spec["headline"], spec["budget"])
+            g = _evaluate(cfg, run_cfg, checkpoint, gray, GRAY, name)
+            values["gray_headline"], values["gray_budget"] = _threat_values(g, GRAY, spec["headline"], spec["budget"])
         rows.append({"model": name, "role": "base" if name == spec["base"] else "variant", "overrides": overrides,
                      "values": values, "best_epoch": epoch, "checkpoint": out["checkpoint"]})
     if reference is not None:

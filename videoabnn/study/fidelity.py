@@ -31,6 +31,7 @@ from videoabnn.study import steps
 from videoabnn.study.derived import check_names, derived_overrides, pick_attacks, train_derived
 from videoabnn.study.settings import derived_config
 from videoabnn.study.stages import StageRunner
+from videoabnn.threats import WHITE, ResultKey
 from videoabnn.utils.io import atomic_write_json
 from videoabnn.utils.provenance import file_digest
 
@@ -105,7 +106,7 @@ def pipeline_config(cfg: Mapping, run_cfg: Config, pipe: Mapping, clips_per_vide
     return derived_config(run_cfg, {"eval.audit": False, "data.clips_per_video": clips_per_video,
                                     "data.test_batch_size": batch, "eval.max_batches": max_batches,
                                     "abnn.substitute.shortcut_gradient": pipe.get("gradient", "full"),
-                                    "eval.threat_models": [pipe.get("threat", "white")]}, where)
+                                    "eval.threat_models": [pipe.get("threat", WHITE)]}, where)
 
 
 def cut_checkpoint(checkpoint: Path, out_dir: Path) -> Path:
@@ -165,16 +166,16 @@ def run_fidelity(cfg: Mapping, spec: Mapping, models: Mapping[str, tuple[Config,
                 raise ConfigError(f"{where}.attacks: {s['id']!r} names another attack in an earlier pipeline; "
                                   "one id, one attack (the table has one column per id)")
         pipelines[pname] = {**{k: v for k, v in dict(pipe).items() if k != "attacks"}, "attacks": [s["id"] for s in specs]}
-        gradient, threat = pipe.get("gradient", "full"), pipe.get("threat", "white")
+        gradient, threat = pipe.get("gradient", "full"), pipe.get("threat", WHITE)
         for name in pipe.get("models") or list(models):
             run_cfg, checkpoint = models[name]
             eval_cfg = pipeline_config(cfg, run_cfg, pipe, clips_per_video, where)
             used = cut_checkpoint(checkpoint, work / "fidelity") if gradient == "cut" else checkpoint
             res = evaluate(eval_cfg, used, attacks=specs, threat_models=[threat],
                            eval_root=work / "evals" / "fidelity" / name / pname)
-            if threat == "white" and (name, gradient) not in checks:
+            if threat == WHITE and (name, gradient) not in checks:
                 checks[(name, gradient)] = gradient_check(cfg, eval_cfg, used)
-            rows.append(_row(name, pname, pipe, eval_cfg, specs, res, checks.get((name, gradient)) if threat == "white"
+            rows.append(_row(name, pname, pipe, eval_cfg, specs, res, checks.get((name, gradient)) if threat == WHITE
                              else None))
     data = {"seed": int(cfg["seed"]), "base": spec["base"], "clips_per_video": clips_per_video,
             "models": {n: _model_info(run_cfg, overrides.get(n) or {}, steps.rel(cfg, ckpt), n == spec["base"])
@@ -196,12 +197,10 @@ def _model_info(run_cfg: Mapping, overrides: Mapping, checkpoint: str, reused: b
 def _row(name: str, pname: str, pipe: Mapping, eval_cfg: Mapping, specs: list[dict], res: Mapping,
          check: Mapping | None) -> dict[str, Any]:
     """One table row: a model under a pipeline, read from its results."""
-    from videoabnn.engine.attack_specs import result_key
-
-    threat = pipe.get("threat", "white")
+    threat = pipe.get("threat", WHITE)
     return {"model": name, "pipeline": pname, "gradient": pipe.get("gradient", "full"), "threat": threat,
             "batch": int(eval_cfg["data"]["test_batch_size"]), "clean": res["clean"]["clip_acc"],
-            "attacks": {s["id"]: res["attacks"][result_key(s, threat)]["clip_acc"] for s in specs},
+            "attacks": {s["id"]: res["attacks"][ResultKey(s["id"], threat).format()]["clip_acc"] for s in specs},
             "worst_case": (res["summary"].get("worst_case") or {}).get(threat), "gradcheck": check,
             "batch_coupled": bool(res["run"].get("batch_coupled")), "num_clips": res["num_clips"],
             "results": str(res.get("provenance", {}).get("results_dir", ""))}

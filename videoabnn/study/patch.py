@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from videoabnn.config import ConfigError
+from videoabnn.threats import CONTROL, FRESH, PHYSICAL, PHYSICAL_PARAM, WHITE, WORST, ResultKey
 from videoabnn.utils import atomic_write_json, environment_info, seed_everything
 
 KINDS = ("universal_patch", "universal_framing")
@@ -98,7 +99,7 @@ def _correct(model: nn.Module, batches: list[tuple[Tensor, Tensor]], transform: 
     return torch.cat([model(transform(x)).argmax(1).eq(y) for x, y in batches])
 
 
-def _entry(kind: str, params: dict, correct: Tensor, clean: Tensor, seconds: float, threat: str = "white") -> dict:
+def _entry(kind: str, params: dict, correct: Tensor, clean: Tensor, seconds: float, threat: str = WHITE) -> dict:
     fooled = (clean & ~correct).sum().item()
     return {"name": kind, "threat": threat, "params": params, "clip_acc": correct.float().mean().item(),
             "video_acc": None, "success_rate": fooled / max(1, int(clean.sum().item())),
@@ -144,17 +145,17 @@ def study_model(cfg: Mapping, name: str, checkpoint: Path, train_batches: list, 
         attack.fit(train_batches)
         attack.save(work / "patches" / folder / f"{kind}_{size}.pt")
         correct = _correct(model, test_batches, lambda x, a=attack: a(x, torch.zeros(len(x), dtype=torch.long)))
-        key = f"{kind}_{size}"
+        key = ResultKey(f"{kind}_{size}").format()
         attacks[key] = _entry(kind, {param: float(size), "epochs": epochs, **fit}, correct, clean,
                               time.perf_counter() - start)
         attacks[key]["_correct"] = correct
         series.append({"x": float(size), "clip_acc": attacks[key]["clip_acc"]})
         fitted[float(size)] = attack
-        if spec.get("physical"):
-            physical = _physical_rows(model, fit_model, kind, param, float(size), epochs, fit, spec["physical"],
+        if spec.get(PHYSICAL_PARAM):
+            physical = _physical_rows(model, fit_model, kind, param, float(size), epochs, fit, spec[PHYSICAL_PARAM],
                                       seed, train_batches, test_batches, clean)
             attacks.update(physical["attacks"])
-            physical_series.append({"x": float(size), "clip_acc": physical["attacks"][f"{key}@physical"]["clip_acc"]})
+            physical_series.append({"x": float(size), "clip_acc": physical["attacks"][ResultKey(key, PHYSICAL).format()]["clip_acc"]})
             physical_fitted[float(size)] = physical["attack"]
         log(f"[patch study] {name}: {kind} {param}={size}: accuracy {attacks[key]['clip_acc']:.3f} "
             f"(clean {clean.float().mean().item():.3f})")
@@ -195,7 +196,7 @@ def _physical_rows(model: nn.Module, fit_model: nn.Module, kind: str, param: str
     start = time.perf_counter()
     attack = build_attack(kind, fit_model, seed=seed, epochs=epochs, physical=physical, **{param: size}, **fit)
     attack.fit(train_batches, show_progress=False)
-    correct = {view: [] for view in ("fresh", "no_pattern", *CONDITIONS)}
+    correct = {view: [] for view in (FRESH, CONTROL, *CONDITIONS)}
     for x, y in test_batches:
         views = attack.physical_views(x, y)
         with torch.no_grad():
@@ -205,12 +206,13 @@ def _physical_rows(model: nn.Module, fit_model: nn.Module, kind: str, param: str
     worst = torch.stack([correct[k] for k in CONDITIONS]).all(0)
     seconds = time.perf_counter() - start
     params = {param: size, "epochs": epochs, **fit, **attack.settings()}
-    key = f"{kind}_{size}@physical"
-    attacks = {key: {**_entry(kind, params, correct["fresh"], clean, seconds, "physical"), "_correct": correct["fresh"]},
-               f"{key}:worst": {**_entry(kind, params, worst, clean, seconds, "physical:worst"), "_correct": worst}}
-    for view in ("no_pattern", *CONDITIONS):
-        attacks[f"{key}:{view}"] = {**_entry(kind, params, correct[view], clean, seconds, f"physical:{view}"),
-                                    "_correct": correct[view]}
+    fresh, worst_key = ResultKey(f"{kind}_{size}", PHYSICAL), ResultKey(f"{kind}_{size}", PHYSICAL, WORST)
+    attacks = {fresh.format(): {**_entry(kind, params, correct[FRESH], clean, seconds, fresh.view),
+                                "_correct": correct[FRESH]},
+               worst_key.format(): {**_entry(kind, params, worst, clean, seconds, worst_key.view), "_correct": worst}}
+    for view in (CONTROL, *CONDITIONS):
+        key = ResultKey(f"{kind}_{size}", PHYSICAL, view)
+        attacks[key.format()] = {**_entry(kind, params, correct[view], clean, seconds, key.view), "_correct": correct[view]}
     return {"attacks": attacks, "attack": attack}
 
 
@@ -268,7 +270,7 @@ def _results_file(cfg: Mapping, name: str, checkpoint: Path, out: dict) -> dict:
         threat = entry["threat"]
         worst[threat] = worst.get(threat, clean.clone()) & entry.pop("_correct")
         attacks[key] = entry
-    accs = [a["clip_acc"] for a in attacks.values() if a["threat"] == "white"]
+    accs = [a["clip_acc"] for a in attacks.values() if a["threat"] == WHITE]
     clean_acc = clean.float().mean().item()
     digest = file_digest(checkpoint)
     return Results.from_dict({
@@ -277,7 +279,7 @@ def _results_file(cfg: Mapping, name: str, checkpoint: Path, out: dict) -> dict:
                 "checkpoint_digest": digest, "train_seconds": meta.get("train_seconds"), "epochs": meta.get("epochs")},
         "clean": {"clip_acc": clean_acc, "video_acc": None, "per_class": {}},
         "attacks": attacks,
-        "summary": {"threat": "white", "acc_adv": sum(accs) / len(accs),
+        "summary": {"threat": WHITE, "acc_adv": sum(accs) / len(accs),
                     "acc_all": (clean_acc + sum(accs)) / (len(accs) + 1),
                     "worst_case": {th: w.float().mean().item() for th, w in worst.items()},
                     "worst_case_attacks": {th: sorted(k for k, a in attacks.items() if a["threat"] == th)

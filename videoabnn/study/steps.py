@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from videoabnn.config import Config, ConfigError
+from videoabnn.methods import training_method
 from videoabnn.results import Results
 from videoabnn.study.settings import derived_config
+from videoabnn.threats import GRAY, NAIVE, PHYSICAL, TRANSFER, WHITE, ResultKey
 from videoabnn.utils.io import atomic_write_json
-from videoabnn.utils.provenance import code_versions, digest_of, file_digest
+from videoabnn.utils.provenance import code_versions, file_digest
 
 # Bump when run_evaluation writes new fields, so a rerun refreshes every results file (attacks and audits
 # come back from their caches; only the summary is recomputed).
@@ -89,7 +91,24 @@ def make_data(cfg: Mapping) -> dict:
         summary = generate_synthetic(data_cfg["root"], progress=True, **syn)
         out[variant] = {k: summary[k] for k in ("variant", "classes", "videos", "frames", "size", "splits", "seed")}
         out[variant]["root"] = str(data_cfg["root"])
+    fill_frame_caches(cfg)
     return out
+
+
+def fill_frame_caches(cfg: Mapping) -> None:
+    """Decode the study's and the pretraining's videos into the shared frame cache, one loader process per
+    thread of the run, instead of one video at a time in each model's first epoch (same entries, same numbers)."""
+    import torch
+
+    from videoabnn.data import build_dataset
+
+    workers = torch.get_num_threads() if torch.get_num_threads() > 1 else 0
+    sets = [(cfg["data"], True), (cfg["data"], False)]
+    if needs_substitute(cfg):
+        sets.append((substitute_config(cfg)["data"], True))
+    for data_cfg, train in sets:
+        if data_cfg.get("cache_dir"):
+            build_dataset(data_cfg, train).fill_cache(workers)
 
 
 # --------------------------------------------------------------------------- training
@@ -151,7 +170,7 @@ def init_mode(cfg: Mapping) -> str:
 
 def needs_substitute(cfg: Mapping) -> bool:
     """Whether a substitute is pretrained: for ABNN, or as every model's initialisation."""
-    uses_abnn = any(model_config(cfg, n)["train"]["method"] == "abnn" for n in methods(cfg))
+    uses_abnn = any(training_method(model_config(cfg, n)["train"]["method"]).composite for n in methods(cfg))
     return uses_abnn or init_mode(cfg) == "pretrained"
 
 
@@ -205,7 +224,7 @@ def run_evaluation(cfg: Mapping, name: str, model_cfg: Config, checkpoint: Path,
     from videoabnn.engine import evaluate
 
     run_cfg = derived_config(model_cfg, {"eval.audit": False}, "study.audit")
-    results = evaluate(run_cfg, checkpoint, threat_models=["white"], eval_root=work_dir(cfg) / "evals" / name)
+    results = evaluate(run_cfg, checkpoint, threat_models=[WHITE], eval_root=work_dir(cfg) / "evals" / name)
     if cfg["eval"].get("audit"):
         surrogate = standard_checkpoint if standard_checkpoint not in (None, checkpoint) else None
         results["audit"] = run_audit(cfg, run_cfg, checkpoint, surrogate, work_dir(cfg) / "evals" / name / "audits")
@@ -221,7 +240,7 @@ def run_evaluation(cfg: Mapping, name: str, model_cfg: Config, checkpoint: Path,
     physical = physical_specs(cfg, run_cfg)
     if physical:
         extra = evaluate(derived_config(run_cfg, {"eval.audit": False}, "study.threats"), checkpoint,
-                         attacks=physical, threat_models=["physical"], eval_root=work_dir(cfg) / "evals" / name)
+                         attacks=physical, threat_models=[PHYSICAL], eval_root=work_dir(cfg) / "evals" / name)
         _merge_threats(results, extra)
     results["run"]["name"] = name
     results = Results.from_dict(results, f"study results of {name}").to_dict()
@@ -233,16 +252,16 @@ def run_evaluation(cfg: Mapping, name: str, model_cfg: Config, checkpoint: Path,
 def _merge_threats(results: dict, extra: Mapping) -> None:
     """Add another evaluation's non-white threat rows and worst cases to ``results``."""
     results["attacks"].update(extra["attacks"])
-    results["summary"]["worst_case"].update({k: v for k, v in extra["summary"]["worst_case"].items() if k != "white"})
+    results["summary"]["worst_case"].update({k: v for k, v in extra["summary"]["worst_case"].items() if k != WHITE})
     for part in ("worst_case_attacks", "worst_case_budget"):
         results["summary"].setdefault(part, {}).update(
-            {k: v for k, v in extra["summary"].get(part, {}).items() if k != "white"})
+            {k: v for k, v in extra["summary"].get(part, {}).items() if k != WHITE})
 
 
 def physical_specs(cfg: Mapping, run_cfg: Mapping) -> list[dict]:
     """The attacks scored under the physical threat model for every model (``study.threats.physical``:
     ``{attacks: [ids], physical: <distribution>}``), each with the study's distribution and draws."""
-    physical = (section(cfg, "threats", {}) or {}).get("physical")
+    physical = (section(cfg, "threats", {}) or {}).get(PHYSICAL)
     if not physical:
         return []
     wanted = list(physical.get("attacks") or [])
@@ -256,13 +275,17 @@ def physical_specs(cfg: Mapping, run_cfg: Mapping) -> list[dict]:
 
 def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path | None,
               cache_dir: Path | None = None) -> dict:
-    """The gradient-masking checks on a seeded, class-stratified subset of ``eval.audit_batches`` batches'
-    worth of test clips, with the settings of ``study.audit`` (white-box vs transfer from ``surrogate``).
-    With ``cache_dir``, a report is kept there under the digest of everything it depends on and reused."""
+    """The gradient-masking checks (:func:`videoabnn.engine.audit_run.run_audit`) on a seeded, class-stratified
+    subset of ``eval.audit_batches`` batches' worth of test clips, with the settings of ``study.audit`` on the
+    thorough defaults (white-box vs transfer from ``surrogate``). With ``cache_dir``, a report is kept there
+    under the digest of everything it depends on and reused."""
     import torch
     from torch.utils.data import DataLoader, Subset
 
-    from videoabnn.attacks import AUDIT_VERSION, audit_gradient_masking
+    from videoabnn.attacks import AUDIT_VERSION
+    from videoabnn.audit_settings import AuditSettings
+    from videoabnn.engine.audit_run import AuditJob, JsonReports
+    from videoabnn.engine.audit_run import run_audit as audited
     from videoabnn.engine.build import split_dataset
     from videoabnn.engine.subsets import evaluation_subset
     from videoabnn.models import load_model
@@ -271,32 +294,31 @@ def run_audit(cfg: Mapping, run_cfg: Mapping, checkpoint: Path, surrogate: Path 
     batch_size = int(run_cfg["data"].get("test_batch_size") or run_cfg["data"]["batch_size"])
     ids = evaluation_subset(test_set, int(cfg["eval"].get("audit_batches") or 1), batch_size, int(cfg["seed"]))
     args = dict(section(cfg, "audit", {}) or {})
-    key = digest_of({"checkpoint": file_digest(checkpoint), "surrogate": file_digest(surrogate) if surrogate else None,
-                     "ids": [int(i) for i in ids], "args": args, "seed": int(cfg["seed"]),
-                     "versions": code_versions(), "audit_version": AUDIT_VERSION}, 16)
-    cached = Path(cache_dir) / f"{key}.json" if cache_dir is not None else None
-    if cached is not None and cached.is_file():
-        return json.loads(cached.read_text())
-    loader = DataLoader(Subset(test_set, ids), batch_size=batch_size, shuffle=False, num_workers=0)
-    batches = [(batch["clip"], torch.as_tensor(batch["label"])) for batch in loader]
-    model = load_model(checkpoint).eval()
-    other = load_model(surrogate).eval() if surrogate is not None else None
-    report = audit_gradient_masking(model, batches, other, seed=int(cfg["seed"]), **args).to_dict()
-    report["settings"]["clip_ids"] = ids
-    if cached is not None:
-        atomic_write_json(cached, report)
-    return report
+    key = {"checkpoint": file_digest(checkpoint), "surrogate": file_digest(surrogate) if surrogate else None,
+           "ids": [int(i) for i in ids], "args": args, "seed": int(cfg["seed"]), "versions": code_versions(),
+           "audit_version": AUDIT_VERSION}
+
+    def load() -> list:
+        loader = DataLoader(Subset(test_set, ids), batch_size=batch_size, shuffle=False, num_workers=0)
+        return [(batch["clip"], torch.as_tensor(batch["label"])) for batch in loader]
+
+    def models() -> tuple:
+        return load_model(checkpoint).eval(), load_model(surrogate).eval() if surrogate is not None else None
+
+    job = AuditJob("audit", ids, load, models, AuditSettings.from_mapping(args), int(cfg["seed"]), key,
+                   JsonReports(cache_dir))
+    return audited(job)
 
 
 def _extra_threats(cfg: Mapping, run_cfg: Mapping, name: str, standard_checkpoint: Path | None) -> list[str]:
     threats = section(cfg, "threats", {}) or {}
     out = []
-    if run_cfg["train"]["method"] == "abnn" and threats.get("gray", True):
-        out.append("gray")
+    if training_method(run_cfg["train"]["method"]).composite and threats.get(GRAY, True):
+        out.append(GRAY)
     source = threats.get("transfer_from", "standard")
     transfer_to = threats.get("transfer_to") or [n for n in methods(cfg) if n != source]  # every defended model
-    if standard_checkpoint is not None and name in transfer_to and threats.get("transfer", True):
-        out.append("transfer")
+    if standard_checkpoint is not None and name in transfer_to and threats.get(TRANSFER, True):
+        out.append(TRANSFER)
     return out
 
 
@@ -331,7 +353,7 @@ def run_sweep(cfg: Mapping, kind: str, trained: Mapping[str, dict], model_cfgs: 
         run_cfg = derived_config(model_cfgs[name], {"eval.audit": False, "eval.max_batches": spec.get("max_batches"),
                                            "abnn.substitute.checkpoint": None}, f"study.sweeps.{kind}")
         res = evaluate(run_cfg, work_dir(cfg) / trained[name]["checkpoint"], attacks=[a for _, a in points],
-                       threat_models=["white"], eval_root=work_dir(cfg) / "sweeps" / kind / name)
+                       threat_models=[WHITE], eval_root=work_dir(cfg) / "sweeps" / kind / name)
         series = [{"x": 0, "clip_acc": res["clean"]["clip_acc"]}] if spec.get("include_clean", True) else []
         series += [{"x": x, "clip_acc": res["attacks"][a["id"]]["clip_acc"]} for x, a in points]
         models[name] = series
@@ -347,8 +369,9 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: Mapping
     import torch
 
     from videoabnn.attacks import build_attack
+    from videoabnn.capabilities import Capability, supports
+    from videoabnn.engine.attack_specs import attack_params
     from videoabnn.engine.build import split_dataset
-    from videoabnn.engine.evaluator import attack_params, result_key
     from videoabnn.models import load_model
     from videoabnn.report.media import save_example
 
@@ -369,8 +392,8 @@ def make_examples(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: Mapping
         if wanted and a["id"] not in wanted:
             continue
         attack = build_attack(a["name"], model, seed=int(cfg["seed"]), **attack_params(a))
-        if hasattr(attack, "fit"):
-            saved = fitted.get(result_key(a, "white"))
+        if supports(attack, Capability.FIT):
+            saved = fitted.get(ResultKey(a["id"]).format())
             if not saved or not Path(saved).is_file():
                 continue
             attack.load(saved)
@@ -440,7 +463,7 @@ def run_input_transforms(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: 
         transform, bpda = _transform_and_bpda(entry)
         label = (transform if isinstance(transform, str) else transform["name"]) + (f"_bpda_{bpda}" if bpda else "")
         run_attacks = [{**a, "bpda": bpda} for a in attacks] if bpda else attacks
-        run_cfg = derived_config(model_cfgs[name], {"eval.input_transform": transform, "eval.threat_models": ["white"],
+        run_cfg = derived_config(model_cfgs[name], {"eval.input_transform": transform, "eval.threat_models": [WHITE],
                                                     "eval.audit": bool(spec.get("audit", False)),
                                                     "eval.max_batches": spec.get("max_batches",
                                                                                  cfg["eval"].get("max_batches"))},
@@ -452,11 +475,11 @@ def run_input_transforms(cfg: Mapping, trained: Mapping[str, dict], model_cfgs: 
             model(batch)
         forward = (time.perf_counter() - start) / len(batch)
         for attack in attacks:
-            adaptive, naive = res["attacks"][attack["id"]], res["attacks"][f"{attack['id']}@naive"]
+            adaptive, naive = res["attacks"][attack["id"]], res["attacks"][ResultKey(attack["id"], NAIVE).format()]
             rows.append({"transform": label, "spec": transform, "attack": attack["id"],
-                         "clean": res["clean"]["clip_acc"], "naive": naive["clip_acc"], "adaptive": adaptive["clip_acc"],
+                         "clean": res["clean"]["clip_acc"], NAIVE: naive["clip_acc"], "adaptive": adaptive["clip_acc"],
                          "bpda": adaptive["details"].get("bpda"), "eot": adaptive["details"].get("eot"),
-                         "seconds_per_clip": {"forward": forward, "naive": naive["seconds"] / res["num_clips"],
+                         "seconds_per_clip": {"forward": forward, NAIVE: naive["seconds"] / res["num_clips"],
                                               "adaptive": adaptive["seconds"] / res["num_clips"]},
                          "audit_naive": (res.get("audit_naive") or {}).get("passed"),
                          "audit_adaptive": (res.get("audit") or {}).get("passed")})

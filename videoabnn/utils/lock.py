@@ -16,11 +16,13 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from videoabnn.errors import UserError
+
 log = logging.getLogger(__name__)
 LOCK_NAME = ".lock"
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(UserError, RuntimeError):
     """Another live process holds the lock of a run directory."""
 
 
