@@ -484,3 +484,8 @@ def schema_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> set[str
         if isinstance(annotation, type) and issubclass(annotation, Section):
             keys |= schema_keys(annotation, f"{prefix}{name}.")
     return keys
+
+
+def study_default(key: str) -> Any:
+    """The schema's default of ``study.<key>`` (the one place a study default is written)."""
+    return Study.model_fields[key].get_default(call_default_factory=True)

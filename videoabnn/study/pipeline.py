@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from videoabnn.config_schema import study_default
 from videoabnn.report.study_report import build_report
 from videoabnn.study import clean_gap, fidelity, steps
 from videoabnn.study.stages import StageRunner
@@ -275,7 +276,7 @@ def write_meta(cfg: Mapping, data: Mapping, names: list[str], stages: Mapping[st
         "examples": list(examples),
         "seed": int(seeds[0]),
         "seeds": list(seeds),
-        "init": steps.section(cfg, "init", "pretrained"),
+        "init": steps.section(cfg, "init", study_default("init")),
         "pretraining": pretraining,
         "study": {k: v for k, v in dict(cfg["study"]).items() if k != "profiles"},
         "environment": env,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from videoabnn.config import Config, ConfigError
+from videoabnn.config_schema import study_default
 from videoabnn.methods import training_method
 from videoabnn.results import Results
 from videoabnn.study.settings import derived_config
@@ -115,7 +116,7 @@ def fill_frame_caches(cfg: Mapping) -> None:
 def frame_cache(cfg: Mapping) -> str | None:
     """``data.cache_dir`` if set, else ``<work_dir>/cache`` (every video is read many times in a study)
     unless ``study.frame_cache`` is false."""
-    if cfg["data"].get("cache_dir") or not section(cfg, "frame_cache", True):
+    if cfg["data"].get("cache_dir") or not section(cfg, "frame_cache", study_default("frame_cache")):
         return cfg["data"].get("cache_dir")
     return str(work_dir(cfg) / "cache")
 
@@ -162,7 +163,7 @@ def model_config(cfg: Mapping, name: str, substitute: str | None = None,
 
 def init_mode(cfg: Mapping) -> str:
     """``study.init``: ``pretrained`` (every model starts from the substitute's pretrained weights) or ``scratch``."""
-    mode = section(cfg, "init", "pretrained")
+    mode = section(cfg, "init", study_default("init"))
     if mode not in ("pretrained", "scratch"):
         raise ConfigError(f"study.init: expected pretrained or scratch, got {mode!r}")
     return mode
@@ -175,7 +176,7 @@ def needs_substitute(cfg: Mapping) -> bool:
 
 
 def checkpoint_of(cfg: Mapping, run_dir: Path) -> Path:
-    which = str(section(cfg, "checkpoint", "last"))
+    which = str(section(cfg, "checkpoint", study_default("checkpoint")))
     if which not in CHECKPOINT_NAMES:
         raise ConfigError(f"study.checkpoint: expected last or best, got {which!r}")
     return run_dir / CHECKPOINT_NAMES[which]
